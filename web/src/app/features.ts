@@ -1,0 +1,15 @@
+import type { FeatureModule, NavItem } from '../shared/feature';
+import { homeFeature } from '../features/home';
+import { teamFeature } from '../features/team';
+import { auditFeature } from '../features/audit';
+import { settingsFeature } from '../features/settings';
+
+/**
+ * Every feature of the app, in sidebar order. Adding a feature (leads,
+ * pipeline, marketing, hsm, ...) is one entry here: its routes are mounted in
+ * the authenticated layout and its nav items appear when the session has the
+ * permission they name.
+ */
+export const FEATURES: FeatureModule[] = [homeFeature, teamFeature, auditFeature, settingsFeature];
+
+export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);

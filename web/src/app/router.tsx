@@ -1,0 +1,34 @@
+import type { RouteObject } from 'react-router';
+import { LoginPage, SetupPage } from '../features/auth';
+import { ALL_NAV, FEATURES } from './features';
+import { AppLayout } from './layout/AppLayout';
+import { RequirePermission, RequireSession, SetupGate } from './gates';
+import { NotFoundPage } from './NotFoundPage';
+
+export function appRoutes(): RouteObject[] {
+  return [
+    {
+      element: <SetupGate />,
+      children: [
+        { path: '/setup', element: <SetupPage /> },
+        { path: '/login', element: <LoginPage /> },
+        {
+          element: (
+            <RequireSession>
+              <AppLayout nav={ALL_NAV} />
+            </RequireSession>
+          ),
+          children: [
+            ...FEATURES.flatMap((f) =>
+              f.routes.map((r) => ({
+                path: r.path,
+                element: <RequirePermission permission={r.permission}>{r.element}</RequirePermission>,
+              })),
+            ),
+            { path: '*', element: <NotFoundPage /> },
+          ],
+        },
+      ],
+    },
+  ];
+}

@@ -1,0 +1,2 @@
+export { LoginPage } from './routes/LoginPage';
+export { SetupPage } from './routes/SetupPage';

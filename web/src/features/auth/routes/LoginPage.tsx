@@ -1,0 +1,49 @@
+import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Navigate, useNavigate, useSearchParams } from 'react-router';
+import { LogIn } from 'lucide-react';
+import { Button, InlineError, LoadingState, TextField } from '../../../shared/ui';
+import { useSessionQuery } from '../../../shared/session';
+import { AuthShell } from '../components/AuthShell';
+import { useLogin } from '../api/auth';
+import { safeNext } from '../safeNext';
+
+export function LoginPage() {
+  const { t } = useTranslation();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const next = safeNext(params.get('next'));
+  const session = useSessionQuery();
+  const login = useLogin();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+
+  if (session.isPending) return <LoadingState />;
+  if (session.data) return <Navigate to={next} replace />;
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    login.mutate({ email: email.trim(), password }, { onSuccess: () => navigate(next, { replace: true }) });
+  };
+
+  return (
+    <AuthShell title={t('auth.loginTitle')} subtitle={t('auth.loginSubtitle')}>
+      <form className="form" onSubmit={onSubmit} noValidate={false}>
+        <TextField label={t('auth.email')} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField
+          label={t('auth.password')}
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <InlineError error={login.error} />
+        <Button type="submit" variant="primary" loading={login.isPending} icon={<LogIn size={16} aria-hidden />} className="btn-block">
+          {t('auth.signIn')}
+        </Button>
+      </form>
+    </AuthShell>
+  );
+}

@@ -1,0 +1,73 @@
+import { useQuery, type QueryClient } from '@tanstack/react-query';
+import { api, ApiError, setCsrfToken, unwrap } from '../../api/client';
+import type { SessionInfo } from '../../api/types';
+
+export const SESSION_KEY = ['session'] as const;
+export const SETUP_KEY = ['setup-status'] as const;
+
+/** The signed-in session, or null when nobody is signed in. */
+export async function fetchSession(): Promise<SessionInfo | null> {
+  try {
+    const info = await unwrap(api.GET('/api/auth/me'));
+    setCsrfToken(info.csrf_token);
+    return info;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      setCsrfToken(null);
+      return null;
+    }
+    throw err;
+  }
+}
+
+export async function fetchSetupStatus(): Promise<{ needs_setup: boolean }> {
+  return unwrap(api.GET('/api/setup'));
+}
+
+export function useSessionQuery() {
+  return useQuery({ queryKey: SESSION_KEY, queryFn: fetchSession, staleTime: 60_000, retry: false });
+}
+
+export function useSetupStatus() {
+  return useQuery({ queryKey: SETUP_KEY, queryFn: fetchSetupStatus, staleTime: Infinity, retry: false });
+}
+
+/** Store a fresh session (after login or setup) in the cache. */
+export function acceptSession(client: QueryClient, info: SessionInfo): void {
+  setCsrfToken(info.csrf_token);
+  client.setQueryData(SESSION_KEY, info);
+  client.setQueryData(SETUP_KEY, { needs_setup: false });
+}
+
+/** Forget everything cached for the previous user. */
+export function clearSession(client: QueryClient): void {
+  setCsrfToken(null);
+  client.removeQueries({ predicate: (q) => q.queryKey[0] !== SETUP_KEY[0] });
+  client.setQueryData(SESSION_KEY, null);
+}
+
+/** The current session. Only valid below the authenticated layout. */
+export function useSession(): SessionInfo {
+  const { data } = useSessionQuery();
+  if (!data) throw new Error('useSession used outside an authenticated route');
+  return data;
+}
+
+export function hasPermission(session: Pick<SessionInfo, 'permissions'> | null | undefined, permission?: string): boolean {
+  if (!permission) return true;
+  return session?.permissions.includes(permission) ?? false;
+}
+
+export function usePermission(permission?: string): boolean {
+  const session = useSession();
+  return hasPermission(session, permission);
+}
+
+/** End the session on the server, then forget it locally. */
+export async function logout(client: QueryClient): Promise<void> {
+  try {
+    await unwrap(api.POST('/api/auth/logout'));
+  } finally {
+    clearSession(client);
+  }
+}

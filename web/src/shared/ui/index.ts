@@ -1,0 +1,13 @@
+export { Button } from './Button';
+export type { ButtonProps } from './Button';
+export { TextField, SelectField } from './Field';
+export { Card, PageHeader } from './Card';
+export { Badge } from './Badge';
+export type { BadgeTone } from './Badge';
+export { Dialog } from './Dialog';
+export { ToastProvider, useToast } from './Toast';
+export { DataTable } from './Table';
+export type { Column } from './Table';
+export { LoadingState, EmptyState, ErrorState, InlineError } from './States';
+export { errorMessage, fieldErrors } from './errors';
+export { RoleBadge, roleTone } from './RoleBadge';
