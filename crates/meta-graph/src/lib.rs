@@ -10,6 +10,7 @@ pub mod error;
 pub mod money;
 pub mod secret;
 pub mod usage;
+pub mod webhook;
 
 pub use client::{
     BatchRequest, BatchResponse, GraphClient, GraphConfig, GraphRequest, GraphResponse,
@@ -19,3 +20,7 @@ pub use error::{GraphError, MetaError, TransientKind};
 pub use money::{MoneyError, currency_exponent, meta_offset_amount_to_minor, parse_money};
 pub use secret::{AccessToken, AppSecret};
 pub use usage::Usage;
+pub use webhook::{
+    ChangeValue, SignedRequest, SignedRequestError, WebhookEnvelope, parse_signed_request,
+    verify_challenge, verify_signature,
+};
