@@ -1,1 +1,87 @@
-//! crm-db
+//! Storage for CRM Ventas: SeaORM entities, the migrations (one set for SQLite
+//! and PostgreSQL), the durable job queue, the outbox and the audit writer.
+
+pub mod audit;
+pub mod entity;
+pub mod jobs;
+pub mod migration;
+pub mod outbox;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use sea_orm;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+pub use migration::Migrator;
+
+/// The default database: an embedded SQLite file under `./data`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/crm.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported DATABASE_URL scheme (use sqlite://PATH or postgres://...)")]
+    UnsupportedScheme,
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Connects to the database the URL names. For SQLite the file and its folder
+/// are created on first use, and the connection runs in WAL mode with a busy
+/// timeout so that the worker and the HTTP handlers can share it.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, ConnectError> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path != ":memory:" && !path.is_empty() {
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDir {
+                        path: parent.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+        }
+        opts.max_connections(max_connections.max(1))
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(15))
+                    .foreign_keys(true)
+            });
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        opts.max_connections(max_connections.max(2));
+    } else {
+        return Err(ConnectError::UnsupportedScheme);
+    }
+    Ok(Database::connect(opts).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether the connection is PostgreSQL (the dialect differs for job claiming).
+pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

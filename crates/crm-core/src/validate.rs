@@ -1,0 +1,166 @@
+//! Parsing of user input into domain values, with clear errors.
+
+use crate::CoreError;
+
+pub fn email(raw: &str) -> Result<String, CoreError> {
+    let e = raw.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.contains(char::is_whitespace)
+                && e.matches('@').count() == 1
+        });
+    if valid {
+        Ok(e)
+    } else {
+        Err(CoreError::validation(
+            "invalid_email",
+            format!("'{}' is not a valid email address", raw.trim()),
+        ))
+    }
+}
+
+pub fn password(raw: &str) -> Result<&str, CoreError> {
+    let n = raw.chars().count();
+    if n < 10 {
+        return Err(CoreError::validation(
+            "weak_password",
+            "the password must have at least 10 characters",
+        ));
+    }
+    if n > 256 {
+        return Err(CoreError::validation(
+            "invalid_password",
+            "the password must have at most 256 characters",
+        ));
+    }
+    Ok(raw)
+}
+
+pub fn name(field: &'static str, raw: &str, max: usize) -> Result<String, CoreError> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Err(CoreError::validation(
+            "required",
+            format!("{field} is required"),
+        ));
+    }
+    if v.chars().count() > max {
+        return Err(CoreError::validation(
+            "too_long",
+            format!("{field} must have at most {max} characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+pub fn timezone(raw: &str) -> Result<String, CoreError> {
+    raw.trim()
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| {
+            CoreError::validation(
+                "invalid_timezone",
+                format!("'{raw}' is not an IANA time zone (e.g. America/Argentina/Buenos_Aires)"),
+            )
+        })
+}
+
+pub fn locale(raw: &str) -> Result<String, CoreError> {
+    match raw.trim() {
+        "es" | "en" => Ok(raw.trim().to_owned()),
+        other => Err(CoreError::validation(
+            "invalid_locale",
+            format!("locale '{other}' is not supported (use es or en)"),
+        )),
+    }
+}
+
+/// ISO 4217 currencies with their minor-unit exponent.
+pub const CURRENCIES: &[(&str, u32)] = &[
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BOB", 2),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CRC", 2),
+    ("DOP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("GTQ", 2),
+    ("HNL", 2),
+    ("INR", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("MXN", 2),
+    ("NIO", 2),
+    ("PAB", 2),
+    ("PEN", 2),
+    ("PYG", 0),
+    ("USD", 2),
+    ("UYU", 2),
+    ("VES", 2),
+];
+
+pub fn currency(raw: &str) -> Result<String, CoreError> {
+    let c = raw.trim().to_uppercase();
+    if CURRENCIES.iter().any(|(code, _)| *code == c) {
+        Ok(c)
+    } else {
+        Err(CoreError::validation(
+            "invalid_currency",
+            format!("'{raw}' is not a supported ISO 4217 currency code"),
+        ))
+    }
+}
+
+pub fn currency_exponent(code: &str) -> Option<u32> {
+    CURRENCIES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, e)| *e)
+}
+
+pub fn country(raw: &str) -> Result<String, CoreError> {
+    let c = raw.trim().to_uppercase();
+    if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()) {
+        Ok(c)
+    } else {
+        Err(CoreError::validation(
+            "invalid_country",
+            format!("'{raw}' is not an ISO 3166 alpha-2 country code"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email(" Ana@Example.com ").ok().as_deref(), Some("ana@example.com"));
+        assert!(email("ana@example").is_err());
+        assert!(email("a b@example.com").is_err());
+        assert!(email("@example.com").is_err());
+        assert!(email("a@@example.com").is_err());
+    }
+
+    #[test]
+    fn timezones_currencies_locales() {
+        assert!(timezone("America/Argentina/Buenos_Aires").is_ok());
+        assert!(timezone("Mars/Olympus").is_err());
+        assert_eq!(currency("usd").ok().as_deref(), Some("USD"));
+        assert!(currency("XXX").is_err());
+        assert_eq!(currency_exponent("CLP"), Some(0));
+        assert!(locale("es").is_ok() && locale("fr").is_err());
+        assert!(password("short").is_err() && password("long enough pw").is_ok());
+    }
+}

@@ -1,0 +1,238 @@
+//! The durable job queue.
+//!
+//! Jobs live in the `jobs` table. A worker claims due jobs by flipping them to
+//! `running` with a lease (`locked_until`); on PostgreSQL the claim uses
+//! `FOR UPDATE SKIP LOCKED` so several workers never take the same job, and on
+//! SQLite the single-writer lock gives the same guarantee. A job whose lease ran
+//! out (its worker died) becomes claimable again, so every handler must be
+//! idempotent. A `dedupe_key` makes enqueueing the same logical job twice a
+//! no-op.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, Set, Statement,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::entity::job;
+
+pub const QUEUED: &str = "queued";
+pub const RUNNING: &str = "running";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub tenant_id: Option<Uuid>,
+    pub kind: String,
+    pub payload: Value,
+    pub dedupe_key: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+}
+
+impl NewJob {
+    pub fn now(kind: &str, payload: Value) -> Self {
+        Self {
+            tenant_id: None,
+            kind: kind.to_owned(),
+            payload,
+            dedupe_key: None,
+            run_at: Utc::now(),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Inserts a job. Returns `false` when a job with the same dedupe key already
+/// exists (in any state), in which case nothing was written.
+pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let am = job::ActiveModel {
+        id: Set(crate::new_id()),
+        tenant_id: Set(new.tenant_id),
+        kind: Set(new.kind),
+        payload: Set(new.payload),
+        dedupe_key: Set(new.dedupe_key),
+        status: Set(QUEUED.to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(new.max_attempts.max(1)),
+        run_at: Set(new.run_at),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+    };
+    let rows = job::Entity::insert(am)
+        .on_conflict(
+            OnConflict::column(job::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(rows > 0)
+}
+
+/// Claims up to `limit` due jobs for `worker`, each with a lease of `lease`.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    worker: &str,
+    limit: u64,
+    lease: Duration,
+) -> Result<Vec<job::Model>, DbErr> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let backend = conn.get_database_backend();
+    let sql = if crate::is_postgres(conn) {
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs \
+           WHERE (status = 'queued' AND run_at <= $3) \
+              OR (status = 'running' AND locked_until < $3) \
+           ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         RETURNING *"
+    } else {
+        "UPDATE jobs SET status = 'running', locked_by = ?1, locked_until = ?2, \
+         attempts = attempts + 1, updated_at = ?3 \
+         WHERE id IN (SELECT id FROM jobs \
+           WHERE (status = 'queued' AND run_at <= ?3) \
+              OR (status = 'running' AND locked_until < ?3) \
+           ORDER BY run_at LIMIT ?4) \
+         RETURNING *"
+    };
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            worker.into(),
+            until.into(),
+            now.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    );
+    let rows = conn.query_all_raw(stmt).await?;
+    rows.iter()
+        .map(|r| job::Model::from_query_result(r, ""))
+        .collect()
+}
+
+/// Marks a claimed job done.
+pub async fn complete(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+    let now = Utc::now();
+    job::Entity::update_many()
+        .col_expr(job::Column::Status, DONE.into())
+        .col_expr(job::Column::FinishedAt, Some(now).into())
+        .col_expr(job::Column::UpdatedAt, now.into())
+        .col_expr(job::Column::LockedUntil, Option::<DateTime<Utc>>::None.into())
+        .filter(job::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Puts a claimed job back in the queue for `run_at` without counting the
+/// attempt (used for deliberate postponement, e.g. quiet hours or pacing).
+pub async fn postpone(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+    run_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = if crate::is_postgres(conn) {
+        "UPDATE jobs SET status = 'queued', run_at = $1, attempts = GREATEST(attempts - 1, 0), \
+         locked_by = NULL, locked_until = NULL, updated_at = $2 WHERE id = $3"
+    } else {
+        "UPDATE jobs SET status = 'queued', run_at = ?1, attempts = MAX(attempts - 1, 0), \
+         locked_by = NULL, locked_until = NULL, updated_at = ?2 WHERE id = ?3"
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [run_at.into(), Utc::now().into(), id.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt. The job is retried with jittered exponential
+/// backoff until `max_attempts`, then left in `failed` for inspection.
+/// `retry_after` overrides the computed backoff (e.g. a throttle wait).
+pub async fn fail(
+    conn: &impl ConnectionTrait,
+    job: &job::Model,
+    error: &str,
+    retry_after: Option<Duration>,
+    permanent: bool,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let exhausted = permanent || job.attempts >= job.max_attempts;
+    let mut am = job::ActiveModel {
+        id: Set(job.id),
+        last_error: Set(Some(truncate(error, 2000))),
+        updated_at: Set(now),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        ..Default::default()
+    };
+    if exhausted {
+        am.status = Set(FAILED.to_owned());
+        am.finished_at = Set(Some(now));
+    } else {
+        let wait = retry_after.unwrap_or_else(|| backoff(job.attempts));
+        am.status = Set(QUEUED.to_owned());
+        am.run_at =
+            Set(now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(1)));
+    }
+    am.tenant_id = NotSet;
+    job::Entity::update(am).exec(conn).await?;
+    Ok(())
+}
+
+/// Exponential backoff with full jitter: 2^attempt seconds, capped at an hour.
+pub fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(0, 12) as u32;
+    let cap = (1u64 << exp).min(3600);
+    let secs = rand::thread_rng().gen_range(cap / 2..=cap.max(1));
+    Duration::from_secs(secs.max(1))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for _ in 0..50 {
+            let b1 = backoff(1);
+            assert!(b1 >= Duration::from_secs(1) && b1 <= Duration::from_secs(2));
+            let b20 = backoff(20);
+            assert!(b20 <= Duration::from_secs(3600) && b20 >= Duration::from_secs(1800));
+        }
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("añb", 2), "a");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

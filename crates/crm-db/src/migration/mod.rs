@@ -1,0 +1,44 @@
+//! One set of migrations for SQLite and PostgreSQL.
+//!
+//! Each migration module is written once with sea-query's schema builder, so the
+//! same code produces the right DDL for both backends.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_foundation::Migration)]
+    }
+}
+
+/// Helpers shared by migration files.
+pub(crate) mod cols {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::schema;
+
+    pub fn id() -> ColumnDef {
+        schema::uuid("id").primary_key().take()
+    }
+    pub fn tenant_id() -> ColumnDef {
+        schema::uuid("tenant_id")
+    }
+    pub fn ts(name: &'static str) -> ColumnDef {
+        schema::timestamp_with_time_zone(name)
+    }
+    pub fn ts_null(name: &'static str) -> ColumnDef {
+        schema::timestamp_with_time_zone_null(name)
+    }
+    pub fn fk_tenant(table: &'static str) -> ForeignKeyCreateStatement {
+        ForeignKey::create()
+            .name(format!("fk_{table}_tenant"))
+            .from(table, "tenant_id")
+            .to("tenants", "id")
+            .on_delete(ForeignKeyAction::Cascade)
+            .take()
+    }
+}
