@@ -7,7 +7,9 @@
 
 pub mod client;
 pub mod error;
+pub mod marketing;
 pub mod money;
+pub mod oauth;
 pub mod secret;
 pub mod usage;
 pub mod webhook;

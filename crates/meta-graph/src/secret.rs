@@ -12,7 +12,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// `Debug` and `Display` print `AccessToken(***)`; the only way to read the
 /// value is [`AccessToken::expose`], which callers should use solely to
 /// encrypt the token for storage.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct AccessToken(String);
 
 impl AccessToken {
