@@ -3,7 +3,7 @@ import { Navigate, Outlet, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { ShieldX } from 'lucide-react';
 import { EmptyState, ErrorState, LoadingState } from '../shared/ui';
-import { hasPermission, useSession, useSessionQuery, useSetupStatus } from '../shared/session';
+import { hasPermission, SessionContext, useSession, useSessionQuery, useSetupStatus } from '../shared/session';
 
 function FullPage({ children }: { children: ReactNode }) {
   return <div className="full-page">{children}</div>;
@@ -49,7 +49,7 @@ export function RequireSession({ children }: { children: ReactNode }) {
     const next = location.pathname + location.search;
     return <Navigate to={next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`} replace />;
   }
-  return <>{children}</>;
+  return <SessionContext.Provider value={session.data}>{children}</SessionContext.Provider>;
 }
 
 /** A page the session lacks the permission for shows a clear refusal, not a blank page. */

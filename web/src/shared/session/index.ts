@@ -8,6 +8,7 @@ export {
   acceptSession,
   clearSession,
   useSession,
+  SessionContext,
   hasPermission,
   usePermission,
   logout,

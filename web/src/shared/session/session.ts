@@ -1,3 +1,4 @@
+import { createContext, useContext } from 'react';
 import { useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken, unwrap } from '../../api/client';
 import type { SessionInfo } from '../../api/types';
@@ -46,11 +47,18 @@ export function clearSession(client: QueryClient): void {
   client.setQueryData(SESSION_KEY, null);
 }
 
+/**
+ * The signed-in session, provided by the authenticated route gate. Reading it
+ * from context (not from the query) means pages never see it turn null while
+ * they unmount after a logout.
+ */
+export const SessionContext = createContext<SessionInfo | null>(null);
+
 /** The current session. Only valid below the authenticated layout. */
 export function useSession(): SessionInfo {
-  const { data } = useSessionQuery();
-  if (!data) throw new Error('useSession used outside an authenticated route');
-  return data;
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession used outside an authenticated route');
+  return session;
 }
 
 export function hasPermission(session: Pick<SessionInfo, 'permissions'> | null | undefined, permission?: string): boolean {

@@ -1,0 +1,52 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import es from './es.json';
+import en from './en.json';
+
+function flatten(obj: unknown, prefix = ''): string[] {
+  if (typeof obj !== 'object' || obj === null) return [prefix];
+  return Object.entries(obj as Record<string, unknown>).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return sourceFiles(full);
+    return /\.(ts|tsx)$/.test(name) && !/\.test\.tsx?$/.test(name) ? [full] : [];
+  });
+}
+
+/** Plural keys (`x_one`, `x_other`) are used as `x`. */
+function usableKeys(keys: string[]): Set<string> {
+  return new Set(keys.flatMap((k) => [k, k.replace(/_(zero|one|two|few|many|other)$/, '')]));
+}
+
+describe('translations', () => {
+  it('Spanish and English define exactly the same keys', () => {
+    expect(flatten(en).sort()).toEqual(flatten(es).sort());
+  });
+
+  it('every literal key used in the source exists in both languages', () => {
+    const root = join(__dirname, '..');
+    const used = new Set<string>();
+    for (const file of sourceFiles(root)) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/\bt\(\s*'([a-zA-Z]+\.[a-zA-Z_.]+)'/g)) if (m[1]) used.add(m[1]);
+      for (const m of text.matchAll(/(?:labelKey|descriptionKey): '([^']+)'/g)) if (m[1]) used.add(m[1]);
+    }
+    expect(used.size).toBeGreaterThan(50);
+    const esKeys = usableKeys(flatten(es));
+    const enKeys = usableKeys(flatten(en));
+    const missing = [...used].filter((k) => !esKeys.has(k) || !enKeys.has(k));
+    expect(missing).toEqual([]);
+  });
+
+  it('has a label and description for every role and a name for every permission the server uses', () => {
+    for (const lang of [es, en]) {
+      expect(Object.keys(lang.roles).sort()).toEqual(['admin', 'ceo', 'marketing', 'seller']);
+      expect(Object.keys(lang.roleDescriptions).sort()).toEqual(['admin', 'ceo', 'marketing', 'seller']);
+      expect(Object.keys(lang.permissions)).toHaveLength(9);
+    }
+  });
+});
