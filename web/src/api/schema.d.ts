@@ -50,7 +50,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["SetupRequest"];
+                    "application/json": components["schemas"]["SetupInput"];
                 };
             };
             responses: {
@@ -60,7 +60,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["SessionInfo"];
+                        "application/json": components["schemas"]["SessionView"];
                     };
                 };
                 /** @description error */
@@ -98,7 +98,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["LoginRequest"];
+                    "application/json": components["schemas"]["LoginInput"];
                 };
             };
             responses: {
@@ -108,7 +108,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["SessionInfo"];
+                        "application/json": components["schemas"]["SessionView"];
                     };
                 };
                 /** @description error */
@@ -192,7 +192,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["SessionInfo"];
+                        "application/json": components["schemas"]["SessionView"];
                     };
                 };
                 /** @description error */
@@ -236,7 +236,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["UserList"];
+                        "application/json": components["schemas"]["TeamList"];
                     };
                 };
                 /** @description error */
@@ -260,7 +260,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["CreateUserRequest"];
+                    "application/json": components["schemas"]["NewUser"];
                 };
             };
             responses: {
@@ -270,7 +270,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["User"];
+                        "application/json": components["schemas"]["UserView"];
                     };
                 };
                 /** @description error */
@@ -314,7 +314,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["UpdateUserRequest"];
+                    "application/json": components["schemas"]["UserPatch"];
                 };
             };
             responses: {
@@ -324,7 +324,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["User"];
+                        "application/json": components["schemas"]["UserView"];
                     };
                 };
                 /** @description error */
@@ -362,7 +362,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ApiTokenList"];
+                        "application/json": components["schemas"]["TokenList"];
                     };
                 };
                 /** @description error */
@@ -534,7 +534,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Tenant"];
+                        "application/json": components["schemas"]["TenantView"];
                     };
                 };
                 /** @description error */
@@ -562,7 +562,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["UpdateTenantRequest"];
+                    "application/json": components["schemas"]["TenantPatch"];
                 };
             };
             responses: {
@@ -572,7 +572,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Tenant"];
+                        "application/json": components["schemas"]["TenantView"];
                     };
                 };
                 /** @description error */
@@ -594,41 +594,47 @@ export interface components {
     schemas: {
         /** @enum {string} */
         Role: "ceo" | "admin" | "marketing" | "seller";
-        /** @enum {string} */
-        UserStatus: "active" | "disabled";
-        User: {
+        UserView: {
             id: string;
             email: string;
             name: string;
             role: components["schemas"]["Role"];
-            status: components["schemas"]["UserStatus"];
+            status: string;
+            created_at: string;
+            last_login_at: string | null;
         };
-        Tenant: {
+        TenantView: {
             id: string;
             name: string;
             currency: string;
             timezone: string;
             locale: string;
+            country: string;
         };
-        SessionInfo: {
-            user: components["schemas"]["User"];
-            tenant: components["schemas"]["Tenant"];
-            csrf_token: string;
-            permissions: string[];
+        SessionView: {
+            user: null | components["schemas"]["UserView"];
+            token: null | components["schemas"]["ApiTokenView"];
+            tenant: components["schemas"]["TenantView"];
+            role: components["schemas"]["Role"];
+            csrf_token: string | null;
+            permissions: components["schemas"]["Permission"][];
         };
+        /** @enum {string} */
+        Permission: "team.manage" | "tokens.manage" | "audit.read" | "settings.manage" | "meta.manage" | "webhooks.manage" | "leads.read" | "leads.write" | "leads.import" | "pipeline.read" | "pipeline.write" | "sales.write" | "messages.send" | "marketing.read" | "marketing.manage" | "hsm.manage";
         SetupStatus: {
             needs_setup: boolean;
         };
-        SetupRequest: {
+        SetupInput: {
             tenant_name: string;
-            currency: string;
-            timezone: string;
-            locale: string;
+            currency?: string;
+            timezone?: string;
+            locale?: string;
+            country?: string;
             name: string;
             email: string;
             password: string;
         };
-        LoginRequest: {
+        LoginInput: {
             email: string;
             password: string;
         };
@@ -640,21 +646,21 @@ export interface components {
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
-        UserList: {
-            items: components["schemas"]["User"][];
+        TeamList: {
+            items: components["schemas"]["UserView"][];
         };
-        CreateUserRequest: {
+        NewUser: {
             email: string;
             name: string;
             role: components["schemas"]["Role"];
             password: string;
         };
-        UpdateUserRequest: {
+        UserPatch: {
             role?: components["schemas"]["Role"];
-            status?: components["schemas"]["UserStatus"];
+            status?: string;
             name?: string;
         };
-        ApiToken: {
+        ApiTokenView: {
             id: string;
             name: string;
             role: components["schemas"]["Role"];
@@ -662,15 +668,15 @@ export interface components {
             last_used_at: string | null;
             revoked_at: string | null;
         };
-        ApiTokenList: {
-            items: components["schemas"]["ApiToken"][];
+        TokenList: {
+            items: components["schemas"]["ApiTokenView"][];
         };
         CreateTokenRequest: {
             name: string;
             role: components["schemas"]["Role"];
         };
         CreatedToken: {
-            token: components["schemas"]["ApiToken"];
+            token: components["schemas"]["ApiTokenView"];
             secret: string;
         };
         AuditEntry: {
@@ -690,11 +696,12 @@ export interface components {
             items: components["schemas"]["AuditEntry"][];
             next_cursor: string | null;
         };
-        UpdateTenantRequest: {
+        TenantPatch: {
             name?: string;
             currency?: string;
             timezone?: string;
             locale?: string;
+            country?: string;
         };
     };
     responses: never;

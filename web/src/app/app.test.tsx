@@ -47,7 +47,7 @@ describe('app shell', () => {
     await user.type(screen.getByLabelText('Contraseña'), 'short');
     await user.click(screen.getByRole('button', { name: 'Crear empresa y entrar' }));
     // Client-side validation stops a too-short password before any request.
-    expect(await screen.findByText('Mínimo 8 caracteres.')).toBeInTheDocument();
+    expect(await screen.findByText('Mínimo 10 caracteres.')).toBeInTheDocument();
     expect(calls.filter((c) => c.method === 'POST')).toHaveLength(0);
 
     await user.clear(screen.getByLabelText('Contraseña'));
@@ -57,7 +57,7 @@ describe('app shell', () => {
 
     expect(await screen.findByRole('heading', { name: 'Hola, Ana' })).toBeInTheDocument();
     const post = calls.find((c) => c.method === 'POST' && c.path === '/api/setup');
-    expect(post?.body).toMatchObject({ tenant_name: 'Acme', currency: 'MXN', locale: 'es', name: 'Ana Pérez', email: 'ana@acme.test', password: 'correct horse battery' });
+    expect(post?.body).toMatchObject({ tenant_name: 'Acme', currency: 'MXN', locale: 'es', country: 'US', name: 'Ana Pérez', email: 'ana@acme.test', password: 'correct horse battery' });
     expect(router.state.location.pathname).toBe('/');
   });
 

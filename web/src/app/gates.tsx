@@ -3,6 +3,7 @@ import { Navigate, Outlet, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { ShieldX } from 'lucide-react';
 import { EmptyState, ErrorState, LoadingState } from '../shared/ui';
+import { isUserSession } from '../api/types';
 import { hasPermission, SessionContext, useSession, useSessionQuery, useSetupStatus } from '../shared/session';
 
 function FullPage({ children }: { children: ReactNode }) {
@@ -45,7 +46,7 @@ export function RequireSession({ children }: { children: ReactNode }) {
         <ErrorState error={session.error} onRetry={() => void session.refetch()} />
       </FullPage>
     );
-  if (!session.data) {
+  if (!isUserSession(session.data)) {
     const next = location.pathname + location.search;
     return <Navigate to={next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`} replace />;
   }

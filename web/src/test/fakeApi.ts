@@ -47,12 +47,33 @@ export function installFakeApi(routes: Record<string, Handler>) {
 
 export function sessionFor(role: 'ceo' | 'admin' | 'marketing' | 'seller', permissions: string[]) {
   return {
-    user: { id: `u-${role}`, email: `${role}@acme.test`, name: `Ana ${role}`, role, status: 'active' as const },
-    tenant: { id: 't1', name: 'Acme', currency: 'USD', timezone: 'America/Mexico_City', locale: 'es' },
+    user: { id: `u-${role}`, email: `${role}@acme.test`, name: `Ana ${role}`, role, status: 'active', created_at: '2026-01-01T00:00:00Z', last_login_at: null },
+    tenant: { id: 't1', name: 'Acme', currency: 'USD', timezone: 'America/Mexico_City', locale: 'es', country: 'MX' },
+    token: null,
+    role,
     csrf_token: `csrf-${role}`,
     permissions,
   };
 }
 
-export const CEO_PERMISSIONS = ['team.manage', 'tokens.manage', 'audit.read', 'leads.read', 'leads.write', 'marketing.read', 'hsm.manage', 'settings.manage', 'meta.manage'];
-export const SELLER_PERMISSIONS = ['leads.read', 'leads.write'];
+/** The permission names the server's matrix defines (crm-core roles.rs). */
+export const ALL_PERMISSIONS = [
+  'team.manage',
+  'tokens.manage',
+  'audit.read',
+  'settings.manage',
+  'meta.manage',
+  'webhooks.manage',
+  'leads.read',
+  'leads.write',
+  'leads.import',
+  'pipeline.read',
+  'pipeline.write',
+  'sales.write',
+  'messages.send',
+  'marketing.read',
+  'marketing.manage',
+  'hsm.manage',
+] as const;
+export const CEO_PERMISSIONS = [...ALL_PERMISSIONS];
+export const SELLER_PERMISSIONS = ['leads.read', 'leads.write', 'pipeline.read', 'pipeline.write', 'sales.write', 'messages.send'];

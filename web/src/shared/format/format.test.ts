@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDateTime, formatMoney, formatRelative, initials } from './index';
+import { countryName, formatDateTime, formatMoney, formatRelative, initials, supportedCountries } from './index';
 
 describe('formatters', () => {
   it('formats money for the locale and currency', () => {
@@ -29,5 +29,13 @@ describe('formatters', () => {
     expect(initials('Ana María López')).toBe('AL');
     expect(initials('bob')).toBe('BO');
     expect(initials('  ')).toBe('?');
+  });
+
+  it('lists countries by their localized name', () => {
+    const es = supportedCountries('es');
+    expect(es.find((c) => c.code === 'MX')?.name).toBe('México');
+    expect(es.some((c) => c.code === 'EU' || c.code === 'ZZ')).toBe(false);
+    expect(es.length).toBeGreaterThan(200);
+    expect(countryName('DE', 'en')).toBe('Germany');
   });
 });

@@ -79,3 +79,40 @@ export function initials(name: string): string {
   const letters = last ? `${first.charAt(0)}${last.charAt(0)}` : first.slice(0, 2);
   return letters.toUpperCase() || '?';
 }
+
+const NOT_COUNTRIES = new Set(['EU', 'EZ', 'UN', 'QO', 'XA', 'XB', 'ZZ']);
+
+/** ISO 3166 alpha-2 countries with names in `locale`, sorted by name (from Intl, no hand-kept list). */
+export function supportedCountries(locale: string): { code: string; name: string }[] {
+  let names: Intl.DisplayNames;
+  try {
+    names = new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' });
+  } catch {
+    return [];
+  }
+  const out: { code: string; name: string }[] = [];
+  for (let a = 65; a <= 90; a++) {
+    for (let b = 65; b <= 90; b++) {
+      const code = String.fromCharCode(a, b);
+      if (NOT_COUNTRIES.has(code)) continue;
+      const name = names.of(code);
+      if (name && name !== code) out.push({ code, name });
+    }
+  }
+  return out.sort((x, y) => x.name.localeCompare(y.name, locale));
+}
+
+/** The region of the browser's language (es-MX → MX), if it names one. */
+export function browserCountry(): string | null {
+  const lang = typeof navigator !== 'undefined' ? navigator.language : '';
+  const region = /^[a-z]{2,3}[-_]([A-Z]{2})\b/i.exec(lang)?.[1];
+  return region ? region.toUpperCase() : null;
+}
+
+export function countryName(code: string, locale: string): string {
+  try {
+    return new Intl.DisplayNames([locale], { type: 'region', fallback: 'code' }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}

@@ -1,7 +1,7 @@
 import { createContext, useContext } from 'react';
 import { useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken, unwrap } from '../../api/client';
-import type { SessionInfo } from '../../api/types';
+import type { SessionInfo, UserSession } from '../../api/types';
 
 export const SESSION_KEY = ['session'] as const;
 export const SETUP_KEY = ['setup-status'] as const;
@@ -10,7 +10,7 @@ export const SETUP_KEY = ['setup-status'] as const;
 export async function fetchSession(): Promise<SessionInfo | null> {
   try {
     const info = await unwrap(api.GET('/api/auth/me'));
-    setCsrfToken(info.csrf_token);
+    setCsrfToken(info.csrf_token ?? null);
     return info;
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
@@ -35,7 +35,7 @@ export function useSetupStatus() {
 
 /** Store a fresh session (after login or setup) in the cache. */
 export function acceptSession(client: QueryClient, info: SessionInfo): void {
-  setCsrfToken(info.csrf_token);
+  setCsrfToken(info.csrf_token ?? null);
   client.setQueryData(SESSION_KEY, info);
   client.setQueryData(SETUP_KEY, { needs_setup: false });
 }
@@ -52,10 +52,10 @@ export function clearSession(client: QueryClient): void {
  * from context (not from the query) means pages never see it turn null while
  * they unmount after a logout.
  */
-export const SessionContext = createContext<SessionInfo | null>(null);
+export const SessionContext = createContext<UserSession | null>(null);
 
 /** The current session. Only valid below the authenticated layout. */
-export function useSession(): SessionInfo {
+export function useSession(): UserSession {
   const session = useContext(SessionContext);
   if (!session) throw new Error('useSession used outside an authenticated route');
   return session;
@@ -63,7 +63,7 @@ export function useSession(): SessionInfo {
 
 export function hasPermission(session: Pick<SessionInfo, 'permissions'> | null | undefined, permission?: string): boolean {
   if (!permission) return true;
-  return session?.permissions.includes(permission) ?? false;
+  return (session?.permissions as readonly string[] | undefined)?.includes(permission) ?? false;
 }
 
 export function usePermission(permission?: string): boolean {

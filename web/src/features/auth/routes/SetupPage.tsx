@@ -4,18 +4,20 @@ import { Navigate, useNavigate } from 'react-router';
 import { Rocket } from 'lucide-react';
 import { Button, ErrorState, InlineError, LoadingState, SelectField, TextField, fieldErrors } from '../../../shared/ui';
 import { useSetupStatus } from '../../../shared/session';
-import { browserTimeZone, supportedCurrencies, supportedTimeZones } from '../../../shared/format';
+import { browserCountry, browserTimeZone, supportedCountries, supportedCurrencies, supportedTimeZones } from '../../../shared/format';
 import { changeLanguage, isLanguage, LANGUAGES } from '../../../i18n';
 import { AuthShell } from '../components/AuthShell';
 import { useSetup } from '../api/auth';
 
-export const MIN_PASSWORD_LENGTH = 8;
+// Same rule as the server (crm-core validate::password).
+export const MIN_PASSWORD_LENGTH = 10;
 
 interface FormState {
   tenant_name: string;
   currency: string;
   timezone: string;
   locale: string;
+  country: string;
   name: string;
   email: string;
   password: string;
@@ -27,7 +29,7 @@ export function validateSetup(form: FormState): Partial<Record<keyof FormState, 
   if (!form.tenant_name.trim()) errors.tenant_name = 'validation.required';
   if (!form.name.trim()) errors.name = 'validation.required';
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(form.email.trim())) errors.email = 'validation.email';
-  if (form.password.length < MIN_PASSWORD_LENGTH) errors.password = 'validation.passwordLength';
+  if ([...form.password].length < MIN_PASSWORD_LENGTH) errors.password = 'validation.passwordLength';
   if (form.confirm !== form.password) errors.confirm = 'validation.passwordMatch';
   return errors;
 }
@@ -39,11 +41,13 @@ export function SetupPage() {
   const setup = useSetup();
   const zones = useMemo(supportedTimeZones, []);
   const currencies = useMemo(supportedCurrencies, []);
+  const countries = useMemo(() => supportedCountries(i18n.resolvedLanguage ?? 'es'), [i18n.resolvedLanguage]);
   const [form, setForm] = useState<FormState>(() => ({
     tenant_name: '',
     currency: 'USD',
     timezone: browserTimeZone(),
     locale: isLanguage(i18n.resolvedLanguage) ? i18n.resolvedLanguage : 'es',
+    country: browserCountry() ?? 'US',
     name: '',
     email: '',
     password: '',
@@ -89,17 +93,28 @@ export function SetupPage() {
             />
             <SelectField label={t('setup.timezone')} name="timezone" value={form.timezone} onChange={set('timezone')} error={err('timezone')} options={zones.map((z) => ({ value: z, label: z }))} />
           </div>
-          <SelectField
-            label={t('setup.locale')}
-            name="locale"
-            value={form.locale}
-            onChange={(e) => {
-              set('locale')(e);
-              if (isLanguage(e.target.value)) void changeLanguage(e.target.value);
-            }}
-            error={err('locale')}
-            options={LANGUAGES.map((l) => ({ value: l, label: t(`language.${l}`) }))}
-          />
+          <div className="form-grid">
+            <SelectField
+              label={t('setup.country')}
+              name="country"
+              value={form.country}
+              onChange={set('country')}
+              error={err('country')}
+              hint={t('setup.countryHint')}
+              options={countries.map((c) => ({ value: c.code, label: c.name }))}
+            />
+            <SelectField
+              label={t('setup.locale')}
+              name="locale"
+              value={form.locale}
+              onChange={(e) => {
+                set('locale')(e);
+                if (isLanguage(e.target.value)) void changeLanguage(e.target.value);
+              }}
+              error={err('locale')}
+              options={LANGUAGES.map((l) => ({ value: l, label: t(`language.${l}`) }))}
+            />
+          </div>
         </fieldset>
         <fieldset className="form-section">
           <legend>{t('setup.ownerSection')}</legend>

@@ -4,9 +4,10 @@ import { ArrowRight, Building2, ShieldCheck } from 'lucide-react';
 import { Card, PageHeader, RoleBadge } from '../../../shared/ui';
 import { useSession } from '../../../shared/session';
 import { useVisibleNav } from '../../../shared/nav';
+import { countryName } from '../../../shared/format';
 
 export function HomePage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const session = useSession();
   const links = useVisibleNav().filter((item) => item.to !== '/');
   const firstName = session.user.name.split(/\s+/)[0] ?? session.user.name;
@@ -34,6 +35,10 @@ export function HomePage() {
             <div>
               <dt>{t('setup.timezone')}</dt>
               <dd>{session.tenant.timezone}</dd>
+            </div>
+            <div>
+              <dt>{t('setup.country')}</dt>
+              <dd>{countryName(session.tenant.country, i18n.resolvedLanguage ?? 'es')}</dd>
             </div>
             <div>
               <dt>{t('setup.locale')}</dt>

@@ -3,7 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { Save } from 'lucide-react';
 import type { Tenant } from '../../../api/types';
 import { Button, Card, ErrorState, InlineError, LoadingState, PageHeader, SelectField, TextField, fieldErrors, useToast } from '../../../shared/ui';
-import { supportedCurrencies, supportedTimeZones } from '../../../shared/format';
+import { supportedCountries, supportedCurrencies, supportedTimeZones } from '../../../shared/format';
 import { LANGUAGES } from '../../../i18n';
 import { useTenant, useUpdateTenant } from '../api/tenant';
 
@@ -27,15 +27,16 @@ export function GeneralSettingsPage() {
 }
 
 function TenantForm({ tenant }: { tenant: Tenant }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const toast = useToast();
   const update = useUpdateTenant();
   const zones = useMemo(supportedTimeZones, []);
   const currencies = useMemo(supportedCurrencies, []);
-  const [form, setForm] = useState({ name: tenant.name, currency: tenant.currency, timezone: tenant.timezone, locale: tenant.locale });
+  const countries = useMemo(() => supportedCountries(i18n.resolvedLanguage ?? 'es'), [i18n.resolvedLanguage]);
+  const [form, setForm] = useState({ name: tenant.name, currency: tenant.currency, timezone: tenant.timezone, locale: tenant.locale, country: tenant.country });
   const server = fieldErrors(update.error);
   const withCurrent = (list: string[], current: string) => (list.includes(current) ? list : [current, ...list]);
-  const changed = form.name !== tenant.name || form.currency !== tenant.currency || form.timezone !== tenant.timezone || form.locale !== tenant.locale;
+  const changed = (Object.keys(form) as (keyof typeof form)[]).some((k) => form[k] !== tenant[k]);
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
@@ -71,14 +72,28 @@ function TenantForm({ tenant }: { tenant: Tenant }) {
           options={withCurrent(zones, form.timezone).map((z) => ({ value: z, label: z }))}
         />
       </div>
-      <SelectField
-        label={t('setup.locale')}
-        name="locale"
-        value={form.locale}
-        onChange={(e) => setForm({ ...form, locale: e.target.value })}
-        error={server.locale}
-        options={withCurrent([...LANGUAGES], form.locale).map((l) => ({ value: l, label: t(`language.${l}`, { defaultValue: l }) }))}
-      />
+      <div className="form-grid">
+        <SelectField
+          label={t('setup.country')}
+          name="country"
+          value={form.country}
+          hint={t('setup.countryHint')}
+          onChange={(e) => setForm({ ...form, country: e.target.value })}
+          error={server.country}
+          options={withCurrent(
+            countries.map((c) => c.code),
+            form.country,
+          ).map((code) => ({ value: code, label: countries.find((c) => c.code === code)?.name ?? code }))}
+        />
+        <SelectField
+          label={t('setup.locale')}
+          name="locale"
+          value={form.locale}
+          onChange={(e) => setForm({ ...form, locale: e.target.value })}
+          error={server.locale}
+          options={withCurrent([...LANGUAGES], form.locale).map((l) => ({ value: l, label: t(`language.${l}`, { defaultValue: l }) }))}
+        />
+      </div>
       <InlineError error={update.error} />
       <div>
         <Button type="submit" variant="primary" disabled={!changed} loading={update.isPending} icon={<Save size={16} aria-hidden />}>

@@ -5,7 +5,8 @@ import { ROLES, type Role } from '../../../api/types';
 import { Button, Dialog, InlineError, SelectField, TextField, fieldErrors, useToast } from '../../../shared/ui';
 import { useCreateUser } from '../api/team';
 
-const MIN_PASSWORD_LENGTH = 8;
+// Same rule as the server (crm-core validate::password).
+const MIN_PASSWORD_LENGTH = 10;
 
 export function AddUserDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { t } = useTranslation();
@@ -31,13 +32,13 @@ export function AddUserDialog({ open, onClose }: { open: boolean; onClose: () =>
   const errors = {
     name: touched && !name.trim() ? t('validation.required') : server.name,
     email: touched && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) ? t('validation.email') : server.email,
-    password: touched && password.length < MIN_PASSWORD_LENGTH ? t('validation.passwordLength', { min: MIN_PASSWORD_LENGTH }) : server.password,
+    password: touched && [...password].length < MIN_PASSWORD_LENGTH ? t('validation.passwordLength', { min: MIN_PASSWORD_LENGTH }) : server.password,
   };
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     setTouched(true);
-    if (!name.trim() || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) || password.length < MIN_PASSWORD_LENGTH) return;
+    if (!name.trim() || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim()) || [...password].length < MIN_PASSWORD_LENGTH) return;
     create.mutate(
       { name: name.trim(), email: email.trim(), role, password },
       {
