@@ -122,10 +122,7 @@ pub fn currency(raw: &str) -> Result<String, CoreError> {
 }
 
 pub fn currency_exponent(code: &str) -> Option<u32> {
-    CURRENCIES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, e)| *e)
+    CURRENCIES.iter().find(|(c, _)| *c == code).map(|(_, e)| *e)
 }
 
 pub fn country(raw: &str) -> Result<String, CoreError> {
@@ -146,7 +143,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(email(" Ana@Example.com ").ok().as_deref(), Some("ana@example.com"));
+        assert_eq!(
+            email(" Ana@Example.com ").ok().as_deref(),
+            Some("ana@example.com")
+        );
         assert!(email("ana@example").is_err());
         assert!(email("a b@example.com").is_err());
         assert!(email("@example.com").is_err());

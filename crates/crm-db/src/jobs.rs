@@ -132,7 +132,10 @@ pub async fn complete(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr
         .col_expr(job::Column::Status, DONE.into())
         .col_expr(job::Column::FinishedAt, Some(now).into())
         .col_expr(job::Column::UpdatedAt, now.into())
-        .col_expr(job::Column::LockedUntil, Option::<DateTime<Utc>>::None.into())
+        .col_expr(
+            job::Column::LockedUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
         .filter(job::Column::Id.eq(id))
         .exec(conn)
         .await?;

@@ -260,7 +260,11 @@ pub async fn create_user_cli(
     input: &NewUser,
 ) -> Result<user::Model, CoreError> {
     let txn = db.begin().await?;
-    if tenant::Entity::find_by_id(tenant_id).one(&txn).await?.is_none() {
+    if tenant::Entity::find_by_id(tenant_id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
         return Err(CoreError::NotFound("tenant"));
     }
     let u = insert_user(&txn, tenant_id, input).await?;
@@ -505,7 +509,11 @@ pub async fn resolve_session(
     }))
 }
 
-pub async fn logout(db: &DatabaseConnection, ctx: &TenantCtx, session_id: Uuid) -> Result<(), CoreError> {
+pub async fn logout(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    session_id: Uuid,
+) -> Result<(), CoreError> {
     let txn = db.begin().await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Some(Utc::now()).into())
@@ -554,7 +562,9 @@ pub async fn resolve_api_token(
         return Ok(None);
     };
     let now = Utc::now();
-    if t.last_used_at.is_none_or(|at| now - at > Duration::minutes(1)) {
+    if t.last_used_at
+        .is_none_or(|at| now - at > Duration::minutes(1))
+    {
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Some(now).into())
             .filter(api_token::Column::Id.eq(t.id))
@@ -576,7 +586,10 @@ fn check_grant(ctx: &TenantCtx, role: Role) -> Result<(), CoreError> {
     Ok(())
 }
 
-pub async fn list_team(db: &DatabaseConnection, ctx: &TenantCtx) -> Result<Vec<UserView>, CoreError> {
+pub async fn list_team(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+) -> Result<Vec<UserView>, CoreError> {
     ctx.require(Permission::TeamManage)?;
     let users = user::Entity::find()
         .filter(user::Column::TenantId.eq(ctx.tenant_id))
@@ -740,7 +753,11 @@ pub async fn create_token(
     Ok((t.into(), secret))
 }
 
-pub async fn revoke_token(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Result<(), CoreError> {
+pub async fn revoke_token(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    id: Uuid,
+) -> Result<(), CoreError> {
     ctx.require(Permission::TokensManage)?;
     let txn = db.begin().await?;
     let t = api_token::Entity::find_by_id(id)
@@ -825,4 +842,17 @@ pub async fn update_tenant(
     .await?;
     txn.commit().await?;
     Ok(t.into())
+}
+
+/// One API token of a tenant, without a permission check (for `me`).
+pub async fn list_tokens_unchecked(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<ApiTokenView>, CoreError> {
+    Ok(api_token::Entity::find_by_id(id)
+        .filter(api_token::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .map(ApiTokenView::from))
 }

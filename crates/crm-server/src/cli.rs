@@ -1,0 +1,269 @@
+//! The `crm` command line.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Args, Parser, Subcommand};
+use crm_core::Role;
+use crm_core::services::accounts::{self, NewTenant, NewUser, SetupInput};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{DbArgs, LogFormat, ServeArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crm",
+    version,
+    about = "CRM Ventas: sales CRM for teams that buy Meta ads and sell over WhatsApp",
+    long_about = "CRM Ventas: sales CRM for teams that buy Meta ads and sell over WhatsApp.\n\n\
+Every option can also be set with its environment variable (shown in each command's --help), \
+or in a KEY=value file given with --config FILE or CRM_CONFIG."
+)]
+pub struct Cli {
+    /// A KEY=value file of settings (environment variables win over it).
+    #[arg(long, global = true, env = "CRM_CONFIG")]
+    pub config: Option<String>,
+    /// Log format: pretty (default in a terminal) or json.
+    #[arg(long, global = true, env = "CRM_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `crm_server=debug,info`.
+    #[arg(long, global = true, env = "CRM_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (API and web UI) with the in-process job worker.
+    Serve(Box<ServeArgs>),
+    /// Run only the job worker (for scale-out next to `serve --worker false`).
+    Worker(DbArgs),
+    /// Apply database migrations and exit.
+    Migrate(DbArgs),
+    /// First run: create the first tenant and its CEO (only while no user exists).
+    /// The password is read from stdin, or prompted for in a terminal.
+    Setup(SetupArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub tenant_name: String,
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    #[arg(long, default_value = "America/Argentina/Buenos_Aires")]
+    pub timezone: String,
+    #[arg(long, default_value = "es")]
+    pub locale: String,
+    #[arg(long, default_value = "AR")]
+    pub country: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCmd {
+    /// Create a tenant and print its id.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+        /// Reporting currency (ISO 4217).
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// IANA time zone.
+        #[arg(long, default_value = "America/Argentina/Buenos_Aires")]
+        timezone: String,
+        /// Default locale: es or en.
+        #[arg(long, default_value = "es")]
+        locale: String,
+        /// Default country for phone numbers (ISO 3166 alpha-2).
+        #[arg(long, default_value = "AR")]
+        country: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user and print its id. The password is read from stdin when
+    /// stdin is not a terminal, otherwise prompted for (never from argv).
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Tenant id.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        #[arg(long)]
+        email: String,
+        /// Display name (defaults to the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// ceo, admin, marketing or seller.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("'{s}' is not a role (ceo, admin, marketing, seller)"))
+}
+
+pub fn init_tracing(format: Option<LogFormat>, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Pretty) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let p = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Repeat password: ")?;
+        if p != again {
+            anyhow::bail!("the passwords do not match");
+        }
+        Ok(p)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn db(args: &DbArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = crm_db::connect(&args.database_url, args.db_max_connections).await?;
+    crm_db::migrate(&db).await?;
+    Ok(db)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let server = crate::server::start(*args).await?;
+            let url = server.url.clone();
+            println!("CRM Ventas listening on {url}");
+            let _ = std::io::stdout().flush();
+            tracing::info!("listening on {url}");
+            let stop = server.stop_token();
+            tokio::spawn(async move {
+                crate::server::shutdown_signal().await;
+                tracing::info!("shutting down");
+                stop.cancel();
+            });
+            server.wait().await;
+        }
+        Command::Worker(args) => {
+            let db = db(&args).await?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let s = stop.clone();
+            tokio::spawn(async move {
+                crate::server::shutdown_signal().await;
+                s.cancel();
+            });
+            crate::worker::Worker::new(db, crate::worker::registry())
+                .run(stop)
+                .await;
+        }
+        Command::Migrate(args) => {
+            db(&args).await?;
+            println!("migrations applied");
+        }
+        Command::Setup(a) => {
+            let db = db(&a.db).await?;
+            let password = read_password()?;
+            let created = accounts::setup(
+                &db,
+                &SetupInput {
+                    tenant_name: a.tenant_name,
+                    currency: a.currency,
+                    timezone: a.timezone,
+                    locale: a.locale,
+                    country: a.country,
+                    name: a.name,
+                    email: a.email,
+                    password,
+                },
+                None,
+                Some("crm-cli".into()),
+                chrono::Duration::minutes(1),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", created.info.tenant.id);
+        }
+        Command::Tenant(TenantCmd::Create {
+            db: d,
+            name,
+            currency,
+            timezone,
+            locale,
+            country,
+        }) => {
+            let db = db(&d).await?;
+            let t = accounts::create_tenant(
+                &db,
+                &NewTenant {
+                    name,
+                    currency,
+                    timezone,
+                    locale,
+                    country,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", t.id);
+        }
+        Command::User(UserCmd::Create {
+            db: d,
+            tenant,
+            email,
+            name,
+            role,
+        }) => {
+            let db = db(&d).await?;
+            let password = read_password()?;
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("user").to_owned());
+            let u = accounts::create_user_cli(
+                &db,
+                tenant,
+                &NewUser {
+                    email,
+                    name,
+                    role,
+                    password,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", u.id);
+        }
+        Command::Openapi => {
+            print!("{}", crate::routes::openapi_json());
+        }
+    }
+    Ok(())
+}

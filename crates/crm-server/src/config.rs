@@ -1,0 +1,130 @@
+//! Configuration: environment variables (prefix `CRM_`, plus `DATABASE_URL`),
+//! optionally seeded from a config file in `KEY=value` form (`--config FILE` or
+//! `CRM_CONFIG`). Real environment variables win over the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Settings shared by every subcommand that touches the database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = crm_db::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Maximum pooled database connections.
+    #[arg(long, env = "CRM_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Settings of the HTTP server and its in-process worker.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, env = "CRM_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public base URL users reach the server at (e.g. https://crm.example.com).
+    /// Decides the Secure cookie flag, HSTS and OAuth redirect URIs. Defaults
+    /// to http://LISTEN.
+    #[arg(long, env = "CRM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Folder for local state (SQLite files, the development master key).
+    #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Production mode: refuses to start without CRM_MASTER_KEY and a https public URL.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    pub production: bool,
+    /// Session lifetime in hours.
+    #[arg(long, env = "CRM_SESSION_TTL_HOURS", default_value_t = 168)]
+    pub session_ttl_hours: i64,
+    /// Failed logins allowed per IP within the login window before 429.
+    #[arg(long, env = "CRM_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// The login window in seconds (one failure is forgiven every WINDOW/MAX seconds).
+    #[arg(long, env = "CRM_LOGIN_WINDOW_SECS", default_value_t = 300)]
+    pub login_window_secs: u64,
+    /// Sustained API requests per second per user or token.
+    #[arg(long, env = "CRM_API_RATE_PER_SEC", default_value_t = 50)]
+    pub api_rate_per_sec: u32,
+    /// API burst size per user or token.
+    #[arg(long, env = "CRM_API_BURST", default_value_t = 200)]
+    pub api_burst: u32,
+    /// Maximum JSON request body in bytes.
+    #[arg(long, env = "CRM_BODY_LIMIT_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub body_limit_bytes: usize,
+    /// Maximum upload body (CSV imports) in bytes.
+    #[arg(long, env = "CRM_UPLOAD_LIMIT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub upload_limit_bytes: usize,
+    /// Request timeout in seconds.
+    #[arg(long, env = "CRM_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Trust X-Forwarded-For from a reverse proxy for the client IP.
+    #[arg(long, env = "CRM_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+    /// Run the job worker inside the server process.
+    #[arg(long, env = "CRM_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub worker: bool,
+    /// Bearer token required by /metrics (open when unset).
+    #[arg(long, env = "CRM_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
+}
+
+impl ServeArgs {
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+/// Loads a `KEY=value` config file into the environment without overriding
+/// variables that are already set.
+pub fn load_config_file() -> anyhow::Result<()> {
+    let mut path: Option<String> = std::env::var("CRM_CONFIG").ok();
+    let args: Vec<String> = std::env::args().collect();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--config" {
+            path = args.get(i + 1).cloned();
+        } else if let Some(v) = a.strip_prefix("--config=") {
+            path = Some(v.to_owned());
+        }
+    }
+    if let Some(p) = path {
+        dotenvy::from_path(&p).map_err(|e| anyhow::anyhow!("cannot read config file {p}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Whether cookies may omit `Secure`: only for plain HTTP on a loopback host.
+pub fn is_plain_localhost(public_url: &str) -> bool {
+    url::Url::parse(public_url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && matches!(
+                u.host_str(),
+                Some("localhost") | Some("127.0.0.1") | Some("[::1]")
+            )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_localhost_detection() {
+        assert!(is_plain_localhost("http://127.0.0.1:8080"));
+        assert!(is_plain_localhost("http://localhost:3000"));
+        assert!(!is_plain_localhost("https://localhost"));
+        assert!(!is_plain_localhost("http://crm.example.com"));
+    }
+}

@@ -1,0 +1,194 @@
+//! The one API error type. Every error leaves as
+//! `{"error": {"code", "message", "details"}}` with a stable snake_case code.
+//! Server-side failures are opaque to the client and logged with the request id.
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use crm_core::CoreError;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    /// The current request's id, set by the request-id middleware.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|s| s.clone()).unwrap_or_default()
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    pub retry_after: Option<u64>,
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_credentials`.
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "sign in or send a valid API token",
+        )
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests; retry in {} s", retry_after_secs.max(1)),
+            )
+        }
+    }
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(request_id = %current_request_id(), "{context}: {err}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    }
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::NotFound(what) => ApiError::not_found(what),
+            CoreError::Validation {
+                code,
+                message,
+                details,
+            } => ApiError {
+                details,
+                ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            },
+            CoreError::Conflict {
+                code,
+                message,
+                details,
+            } => ApiError {
+                details,
+                ..ApiError::new(StatusCode::CONFLICT, code, message)
+            },
+            CoreError::Forbidden(p) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("your role does not allow this (needs {p})"),
+            ),
+            CoreError::Unauthorized(code, msg) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, code, msg)
+            }
+            CoreError::Db(err) => ApiError::internal("database", err),
+            CoreError::Internal(msg) => ApiError::internal("internal", msg),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError::internal("database", e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let (status, code) = match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            _ => (StatusCode::BAD_REQUEST, "invalid_body"),
+        };
+        ApiError::new(status, code, r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut details = self.details;
+        if self.status.is_server_error() {
+            details = Some(json!({"request_id": current_request_id()}));
+        }
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": details}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+/// `Json` whose rejections use the API error shape.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections use the API error shape.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+use axum::extract::FromRequestParts;
+
+pub type ApiResult<T> = Result<T, ApiError>;

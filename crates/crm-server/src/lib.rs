@@ -1,0 +1,12 @@
+//! The CRM Ventas server: HTTP API, embedded web app, worker and CLI.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod ratelimit;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod worker;

@@ -1,0 +1,61 @@
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::Duration;
+use crm_core::services::accounts::{self, SetupInput};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::auth::SessionView;
+use crate::auth::{ClientInfo, session_cookie};
+use crate::error::{ApiJson, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status, setup))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SetupStatus {
+    /// True while no user exists: the first-run setup is open.
+    pub needs_setup: bool,
+}
+
+/// Whether the first-run setup is still open.
+#[utoipa::path(get, path = "/api/setup", tag = "setup", security(()),
+    responses((status = 200, body = SetupStatus)))]
+async fn status(State(s): State<AppState>) -> ApiResult<ApiJson<SetupStatus>> {
+    Ok(ApiJson(SetupStatus {
+        needs_setup: accounts::needs_setup(&s.db).await?,
+    }))
+}
+
+/// First run: create the first tenant and its CEO, and sign in as the CEO.
+/// Refused with 409 once any user exists.
+#[utoipa::path(post, path = "/api/setup", tag = "setup", security(()),
+    request_body = SetupInput,
+    responses(
+        (status = 201, body = SessionView),
+        (status = 409, body = ErrorBody, description = "setup_already_done"),
+        (status = 422, body = ErrorBody)))]
+async fn setup(
+    State(s): State<AppState>,
+    client: ClientInfo,
+    ApiJson(input): ApiJson<SetupInput>,
+) -> ApiResult<impl IntoResponse> {
+    let created = accounts::setup(
+        &s.db,
+        &input,
+        client.ip_string(),
+        client.user_agent.clone(),
+        Duration::hours(s.cfg.session_ttl_hours),
+    )
+    .await?;
+    let cookie = session_cookie(&s, created.secret);
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, cookie.to_string())],
+        ApiJson(SessionView::from_session(&created.info)),
+    ))
+}

@@ -1,0 +1,61 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use crm_core::services::accounts::{self, NewUser, UserPatch, UserView};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Authed;
+use crate::error::{ApiJson, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TeamList {
+    pub items: Vec<UserView>,
+}
+
+/// Users of the tenant (ceo/admin).
+#[utoipa::path(get, path = "/api/team", tag = "team",
+    responses((status = 200, body = TeamList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<TeamList>> {
+    Ok(ApiJson(TeamList {
+        items: accounts::list_team(&s.db, &auth).await?,
+    }))
+}
+
+/// Add a user with a role and an initial password (ceo/admin; only a ceo grants ceo).
+#[utoipa::path(post, path = "/api/team", tag = "team", request_body = NewUser,
+    responses((status = 201, body = UserView), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "email_taken"), (status = 422, body = ErrorBody)))]
+async fn create(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiJson(input): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, ApiJson<UserView>)> {
+    let u = accounts::create_team_member(&s.db, &auth, &input).await?;
+    Ok((StatusCode::CREATED, ApiJson(u)))
+}
+
+/// Change a user's name, role or status. Disabling signs the user out at once;
+/// a role change applies to their very next request.
+#[utoipa::path(patch, path = "/api/team/{id}", tag = "team", request_body = UserPatch,
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<Uuid>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> ApiResult<ApiJson<UserView>> {
+    Ok(ApiJson(
+        accounts::update_team_member(&s.db, &auth, id, &patch).await?,
+    ))
+}

@@ -1,0 +1,125 @@
+//! Starting and stopping the server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ServeArgs, is_plain_localhost};
+use crate::ratelimit::{ApiLimiter, LoginLimiter};
+use crate::state::AppState;
+use crate::worker::{self, Worker};
+
+/// A running server (HTTP plus its in-process worker).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub state: AppState,
+    stop: CancellationToken,
+    http: JoinHandle<()>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting requests, lets running jobs finish, and returns.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.http).await;
+        if let Some(w) = self.worker {
+            let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+        }
+    }
+
+    /// Waits until the server stops (Ctrl-C or SIGTERM when started by `serve`).
+    pub async fn wait(self) {
+        let _ = self.http.await;
+        if let Some(w) = self.worker {
+            let _ = w.await;
+        }
+    }
+
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+/// Connects, migrates, binds and starts serving. Returns once listening.
+pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
+    if args.production
+        && !args
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    {
+        anyhow::bail!("CRM_PRODUCTION requires CRM_PUBLIC_URL to be an https:// URL");
+    }
+    let db = crm_db::connect(&args.db.database_url, args.db.db_max_connections).await?;
+    crm_db::migrate(&db).await?;
+    let listener = TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url(addr);
+    let state = AppState {
+        db: db.clone(),
+        insecure_cookies: is_plain_localhost(&public_url),
+        public_url: Arc::from(public_url.as_str()),
+        login_limiter: Arc::new(LoginLimiter::new(
+            args.login_max_failures,
+            Duration::from_secs(args.login_window_secs.max(1)),
+        )),
+        api_limiter: Arc::new(ApiLimiter::new(args.api_rate_per_sec, args.api_burst)),
+        cfg: Arc::new(args),
+    };
+    let stop = CancellationToken::new();
+    let app = crate::app::build(state.clone());
+    let http_stop = stop.clone();
+    let http = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_stop.cancelled().await })
+        .await;
+        if let Err(e) = served {
+            tracing::error!("http server error: {e}");
+        }
+    });
+    let worker = if state.cfg.worker {
+        let w = Worker::new(db, worker::registry());
+        Some(tokio::spawn(w.run(stop.clone())))
+    } else {
+        None
+    };
+    Ok(RunningServer {
+        addr,
+        url: public_url,
+        state,
+        stop,
+        http,
+        worker,
+    })
+}
+
+/// Resolves when the process receives Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,19 @@
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::ServeArgs;
+use crate::ratelimit::{ApiLimiter, LoginLimiter};
+
+/// Shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub cfg: Arc<ServeArgs>,
+    /// The URL users reach this server at, without a trailing slash.
+    pub public_url: Arc<str>,
+    /// Whether cookies are sent without `Secure` (plain HTTP on localhost).
+    pub insecure_cookies: bool,
+    pub login_limiter: Arc<LoginLimiter>,
+    pub api_limiter: Arc<ApiLimiter>,
+}

@@ -1,0 +1,164 @@
+//! The job worker: dispatches outbox events into consumer jobs, claims due jobs
+//! and runs their handlers. Runs inside `crm serve` or alone as `crm worker`;
+//! several workers can share one PostgreSQL database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crm_db::entity::job;
+use crm_db::jobs;
+use crm_db::outbox::{self, Consumer};
+use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// What a handler tells the worker to do with its job.
+#[derive(Debug)]
+pub enum JobOutcome {
+    Done,
+    /// A transient failure: retry with backoff (or after the given wait).
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// A permanent failure: stop retrying; the job stays `failed` for inspection.
+    Fail {
+        error: String,
+    },
+    /// Not a failure: run again at this time (quiet hours, pacing).
+    Postpone(DateTime<Utc>),
+}
+
+pub type JobFuture = Pin<Box<dyn Future<Output = JobOutcome> + Send>>;
+
+/// A job handler: given the database and the claimed job, does the work
+/// idempotently.
+pub type Handler = Arc<dyn Fn(DatabaseConnection, job::Model) -> JobFuture + Send + Sync>;
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Handler>,
+    consumers: Vec<Consumer>,
+}
+
+impl Registry {
+    pub fn handle(&mut self, kind: &'static str, h: Handler) -> &mut Self {
+        self.handlers.insert(kind, h);
+        self
+    }
+
+    /// Subscribes a job kind to outbox events.
+    pub fn consume(&mut self, consumer: Consumer) -> &mut Self {
+        self.consumers.push(consumer);
+        self
+    }
+}
+
+/// The handlers every process registers.
+pub fn registry() -> Registry {
+    Registry::default()
+}
+
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub registry: Registry,
+    pub id: String,
+    pub concurrency: usize,
+    pub poll: Duration,
+}
+
+impl Worker {
+    pub fn new(db: DatabaseConnection, registry: Registry) -> Self {
+        Self {
+            db,
+            registry,
+            id: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+            concurrency: 8,
+            poll: Duration::from_millis(250),
+        }
+    }
+
+    /// Runs until `stop` is cancelled; waits for running jobs to finish.
+    pub async fn run(self, stop: CancellationToken) {
+        let registry = Arc::new(self.registry);
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        tracing::info!(worker = %self.id, "worker started");
+        while !stop.is_cancelled() {
+            let mut busy = false;
+            if !registry.consumers.is_empty() {
+                match outbox::dispatch(&self.db, &registry.consumers, 200).await {
+                    Ok(n) => busy |= n > 0,
+                    Err(e) => tracing::warn!("outbox dispatch failed: {e}"),
+                }
+            }
+            let free = permits.available_permits() as u64;
+            if free > 0 {
+                match jobs::claim(&self.db, &self.id, free, Duration::from_secs(300)).await {
+                    Ok(claimed) => {
+                        busy |= !claimed.is_empty();
+                        for j in claimed {
+                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                break;
+                            };
+                            let db = self.db.clone();
+                            let registry = registry.clone();
+                            tokio::spawn(async move {
+                                run_one(&db, &registry, j).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!("claiming jobs failed: {e}"),
+                }
+            }
+            if !busy {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(self.poll) => {}
+                }
+            }
+        }
+        let _ = permits.acquire_many(self.concurrency.max(1) as u32).await;
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+}
+
+async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model) {
+    let Some(handler) = registry.handlers.get(j.kind.as_str()).cloned() else {
+        tracing::error!(job = %j.id, kind = %j.kind, "no handler for job kind");
+        let _ = jobs::fail(
+            db,
+            &j,
+            &format!("no handler for job kind {}", j.kind),
+            None,
+            true,
+        )
+        .await;
+        return;
+    };
+    let id = j.id;
+    let outcome = handler(db.clone(), j.clone()).await;
+    let res = match outcome {
+        JobOutcome::Done => jobs::complete(db, id).await,
+        JobOutcome::Postpone(at) => jobs::postpone(db, id, at).await,
+        JobOutcome::Retry { error, after } => {
+            tracing::warn!(job = %id, kind = %j.kind, attempt = j.attempts, "job failed, will retry: {error}");
+            jobs::fail(db, &j, &error, after, false).await
+        }
+        JobOutcome::Fail { error } => {
+            tracing::error!(job = %id, kind = %j.kind, "job failed permanently: {error}");
+            jobs::fail(db, &j, &error, None, true).await
+        }
+    };
+    if let Err(e) = res {
+        tracing::error!(job = %id, "could not record job outcome: {e}");
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "crm".to_owned())
+}
