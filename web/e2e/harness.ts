@@ -95,8 +95,8 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Save a full-page screenshot under test-results/screenshots/NAME.png. */
+/** Save a screenshot of the viewport under test-results/screenshots/NAME.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
 }

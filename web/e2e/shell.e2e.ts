@@ -5,8 +5,12 @@ import { launchBrowser, screenshot, startServer, type RunningServer } from './ha
 const CEO = { name: 'Carla Directora', email: 'carla@acme.test', password: 'ceo-password-123' };
 const SELLER = { name: 'Sergio Vendedor', email: 'sergio@acme.test', password: 'seller-password-123' };
 
+function sidebar(page: Page) {
+  return page.getByRole('complementary', { name: 'Navegación principal' });
+}
+
 async function sidebarLinks(page: Page): Promise<string[]> {
-  const nav = page.getByRole('complementary', { name: 'Navegación principal' });
+  const nav = sidebar(page);
   await nav.waitFor();
   return (await nav.getByRole('link').allTextContents()).map((s) => s.trim());
 }
@@ -34,7 +38,7 @@ describe('web shell against the real server', () => {
     // A fresh instance sends every visitor to the first-run page.
     await page.goto(server.url);
     await page.waitForURL('**/setup');
-    await expect(page.getByRole('heading', { name: 'Configura tu CRM' }).isVisible()).resolves.toBe(true);
+    await page.getByRole('heading', { name: 'Configura tu CRM' }).waitFor();
     await screenshot(page, '01-setup');
 
     await page.getByLabel('Nombre de la empresa').fill('Acme');
@@ -51,11 +55,11 @@ describe('web shell against the real server', () => {
     expect(new URL(page.url()).pathname).toBe('/');
     const ceoLinks = await sidebarLinks(page);
     expect(ceoLinks).toEqual(expect.arrayContaining(['Inicio', 'Equipo', 'Auditoría', 'Tokens de API']));
-    await expect(page.getByText('Acme').first().isVisible()).resolves.toBe(true);
+    await page.locator('.topbar').getByText('Acme').waitFor();
     await screenshot(page, '02-home-ceo');
 
     // Add a seller on the Team page.
-    await page.getByRole('link', { name: 'Equipo' }).click();
+    await sidebar(page).getByRole('link', { name: 'Equipo' }).click();
     await page.getByRole('heading', { name: 'Equipo' }).waitFor();
     await page.getByRole('button', { name: 'Añadir usuario' }).click();
     const dialog = page.getByRole('dialog', { name: 'Añadir usuario' });
@@ -72,7 +76,7 @@ describe('web shell against the real server', () => {
     await screenshot(page, '04-team-with-seller');
 
     // The audit log recorded what just happened.
-    await page.getByRole('link', { name: 'Auditoría' }).click();
+    await sidebar(page).getByRole('link', { name: 'Auditoría' }).click();
     await page.getByRole('heading', { name: 'Auditoría' }).waitFor();
     await page.locator('table tbody tr').first().waitFor();
     expect(await page.locator('table tbody tr').count()).toBeGreaterThan(0);
@@ -110,10 +114,10 @@ describe('web shell against the real server', () => {
     await screenshot(page, '08-seller-team-refused');
 
     // The language switch works and persists across a reload.
-    await page.getByRole('button', { name: 'EN' }).click();
+    await page.getByRole('button', { name: 'EN', exact: true }).click();
     await page.getByText('Restricted').waitFor();
     await page.reload();
-    await page.getByRole('link', { name: 'Home' }).waitFor();
+    await page.getByRole('complementary', { name: 'Main navigation' }).getByRole('link', { name: 'Home' }).waitFor();
     await screenshot(page, '09-english');
   });
 });

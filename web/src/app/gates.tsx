@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { Navigate, Outlet, useLocation } from 'react-router';
+import { Navigate, Outlet, ScrollRestoration, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { ShieldX } from 'lucide-react';
 import { EmptyState, ErrorState, LoadingState } from '../shared/ui';
@@ -27,7 +27,12 @@ export function SetupGate() {
       </FullPage>
     );
   if (status.data.needs_setup && location.pathname !== '/setup') return <Navigate to="/setup" replace />;
-  return <Outlet />;
+  return (
+    <>
+      <ScrollRestoration />
+      <Outlet />
+    </>
+  );
 }
 
 /** Only signed-in users get past; others go to /login and come back after. */

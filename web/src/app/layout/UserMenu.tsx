@@ -35,6 +35,7 @@ export function UserMenu() {
 
   const onLogout = async () => {
     setBusy(true);
+    toast.clear();
     try {
       await logout(client);
     } catch (err) {

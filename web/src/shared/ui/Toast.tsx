@@ -12,6 +12,8 @@ interface ToastItem {
 interface ToastApi {
   success: (message: string) => void;
   error: (message: string) => void;
+  /** Remove every toast (e.g. when the user signs out). */
+  clear: () => void;
 }
 
 const ToastContext = createContext<ToastApi | null>(null);
@@ -31,7 +33,7 @@ export function ToastProvider({ children, durationMs = 5000 }: { children: React
     },
     [dismiss, durationMs],
   );
-  const value = useMemo<ToastApi>(() => ({ success: (m) => push('success', m), error: (m) => push('error', m) }), [push]);
+  const value = useMemo<ToastApi>(() => ({ success: (m) => push('success', m), error: (m) => push('error', m), clear: () => setItems([]) }), [push]);
 
   return (
     <ToastContext.Provider value={value}>

@@ -15,6 +15,27 @@ export function HomePage() {
   return (
     <div className="page">
       <PageHeader title={t('home.greeting', { name: firstName })} description={t('home.subtitle', { tenant: session.tenant.name })} />
+      {links.length > 0 && (
+        <section aria-labelledby="quick-links">
+          <h2 id="quick-links" className="section-title">
+            {t('home.quickLinks')}
+          </h2>
+          <div className="quick-links">
+            {links.map((item) => (
+              <Link key={item.to} to={item.to} className="quick-link">
+                <span className="quick-link-icon">
+                  <item.icon size={20} aria-hidden />
+                </span>
+                <span className="quick-link-text">
+                  <span className="cell-strong">{t(item.labelKey)}</span>
+                  {item.descriptionKey && <span className="muted">{t(item.descriptionKey)}</span>}
+                </span>
+                <ArrowRight size={16} aria-hidden className="quick-link-arrow" />
+              </Link>
+            ))}
+          </div>
+        </section>
+      )}
       <div className="grid-2">
         <Card
           title={
@@ -64,27 +85,6 @@ export function HomePage() {
           </ul>
         </Card>
       </div>
-      {links.length > 0 && (
-        <section aria-labelledby="quick-links">
-          <h2 id="quick-links" className="section-title">
-            {t('home.quickLinks')}
-          </h2>
-          <div className="quick-links">
-            {links.map((item) => (
-              <Link key={item.to} to={item.to} className="quick-link">
-                <span className="quick-link-icon">
-                  <item.icon size={20} aria-hidden />
-                </span>
-                <span className="quick-link-text">
-                  <span className="cell-strong">{t(item.labelKey)}</span>
-                  {item.descriptionKey && <span className="muted">{t(item.descriptionKey)}</span>}
-                </span>
-                <ArrowRight size={16} aria-hidden className="quick-link-arrow" />
-              </Link>
-            ))}
-          </div>
-        </section>
-      )}
     </div>
   );
 }
