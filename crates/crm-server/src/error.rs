@@ -143,7 +143,10 @@ impl From<JsonRejection> for ApiError {
             }
             JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-            _ => (StatusCode::BAD_REQUEST, "invalid_body"),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            other => (other.status(), "invalid_body"),
         };
         ApiError::new(status, code, r.body_text())
     }

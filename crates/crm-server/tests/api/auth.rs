@@ -1,0 +1,222 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn setup_is_open_only_while_no_user_exists() {
+    let app = spawn_app().await;
+    let anon = Client::new(&app);
+    let r = anon.get("/api/setup").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({"needs_setup": true}));
+    let ceo = setup_ceo(&app).await;
+    let me = ceo.get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["user"]["email"], "ceo@acme.test");
+    assert_eq!(me.body["role"], "ceo");
+    assert_eq!(me.body["tenant"]["name"], "Acme");
+    assert!(
+        me.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("team.manage"))
+    );
+
+    assert_eq!(
+        anon.get("/api/setup").await.body,
+        json!({"needs_setup": false})
+    );
+    let again = anon
+        .post(
+            "/api/setup",
+            json!({"tenant_name": "Evil", "name": "E", "email": "evil@x.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.code(), "setup_already_done");
+}
+
+#[tokio::test]
+async fn setup_validates_its_input() {
+    let app = spawn_app().await;
+    let anon = Client::new(&app);
+    let r = anon
+        .post(
+            "/api/setup",
+            json!({"tenant_name": "Acme", "name": "A", "email": "not-an-email", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.code(), "invalid_email");
+    let r = anon
+        .post(
+            "/api/setup",
+            json!({"tenant_name": "Acme", "name": "A", "email": "a@b.test", "password": "short"}),
+        )
+        .await;
+    assert_eq!(r.code(), "weak_password");
+    let r = anon
+        .post(
+            "/api/setup",
+            json!({"tenant_name": "Acme", "timezone": "Nowhere/Land", "name": "A", "email": "a@b.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.code(), "invalid_timezone");
+    // Nothing was half-written: setup is still open.
+    assert_eq!(
+        anon.get("/api/setup").await.body,
+        json!({"needs_setup": true})
+    );
+}
+
+#[tokio::test]
+async fn login_and_logout() {
+    let app = spawn_app().await;
+    setup_ceo(&app).await;
+    let mut c = Client::new(&app);
+    let bad = c.login("ceo@acme.test", "wrong-password!").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(bad.code(), "invalid_credentials");
+    let unknown = c.login("nobody@acme.test", PASSWORD).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.code(), "invalid_credentials");
+
+    let ok = c.login("CEO@acme.test", PASSWORD).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let cookie = ok
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("crm_session="));
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Lax"));
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on localhost: no Secure flag"
+    );
+
+    assert_eq!(c.get("/api/auth/me").await.status, StatusCode::OK);
+    let out = c.post("/api/auth/logout", json!({})).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let me = c.get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me.code(), "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_stolen_cookie_stops_working_after_logout() {
+    let app = spawn_app().await;
+    setup_ceo(&app).await;
+    let mut c = Client::new(&app);
+    let r = c.login("ceo@acme.test", PASSWORD).await;
+    let cookie = r.headers.get("set-cookie").unwrap().to_str().unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let replay = || async {
+        reqwest::Client::new()
+            .get(format!("{}/api/auth/me", app.url))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(replay().await, StatusCode::OK);
+    c.post("/api/auth/logout", json!({})).await;
+    assert_eq!(replay().await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_session_at_once() {
+    let app = spawn_app().await;
+    let ceo = setup_ceo(&app).await;
+    let id = add_user(&ceo, "sam@acme.test", "seller").await;
+    let sam = logged_in(&app, "sam@acme.test").await;
+    assert_eq!(sam.get("/api/auth/me").await.status, StatusCode::OK);
+
+    let r = ceo
+        .patch(&format!("/api/team/{id}"), json!({"status": "disabled"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "disabled");
+    let me = sam.get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(me.code(), "unauthenticated");
+
+    let mut again = Client::new(&app);
+    let r = again.login("sam@acme.test", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "user_disabled");
+}
+
+#[tokio::test]
+async fn a_role_change_narrows_access_on_the_next_request() {
+    let app = spawn_app().await;
+    let ceo = setup_ceo(&app).await;
+    let id = add_user(&ceo, "adam@acme.test", "admin").await;
+    let adam = logged_in(&app, "adam@acme.test").await;
+    assert_eq!(adam.get("/api/team").await.status, StatusCode::OK);
+
+    let r = ceo
+        .patch(&format!("/api/team/{id}"), json!({"role": "seller"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["role"], "seller");
+
+    let t = adam.get("/api/team").await;
+    assert_eq!(t.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.code(), "forbidden");
+    let me = adam.get("/api/auth/me").await;
+    assert_eq!(me.body["role"], "seller");
+    assert!(
+        !me.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("team.manage"))
+    );
+}
+
+#[tokio::test]
+async fn the_sixth_rapid_failed_login_gets_429() {
+    let app = spawn_app().await;
+    setup_ceo(&app).await;
+    let mut c = Client::new(&app);
+    for i in 1..=5 {
+        let r = c.login("ceo@acme.test", "not-the-password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = c.login("ceo@acme.test", "not-the-password").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.code(), "rate_limited");
+    let retry: u64 = r
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=300).contains(&retry), "Retry-After {retry}");
+    // Even the right password is refused while blocked.
+    let r = c.login("ceo@acme.test", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_api_rate_limit_answers_429_with_retry_after() {
+    let app = spawn_app_with(&["--api-rate-per-sec", "1", "--api-burst", "3"]).await;
+    let ceo = setup_ceo(&app).await;
+    let mut statuses = vec![];
+    for _ in 0..5 {
+        statuses.push(ceo.get("/api/auth/me").await);
+    }
+    let limited = statuses
+        .iter()
+        .find(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .expect("limited");
+    assert_eq!(limited.code(), "rate_limited");
+    assert!(limited.headers.get("retry-after").is_some());
+}

@@ -1,0 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! One integration-test binary: every test starts the real server on port 0
+//! with a fresh database (SQLite, or PostgreSQL when CRM_TEST_DATABASE_URL
+//! names a server).
+
+mod helpers;
+
+mod anonymous;
+mod audit;
+mod auth;
+mod security;
+mod team;
+mod tokens;
