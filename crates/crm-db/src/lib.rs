@@ -45,15 +45,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or_default();
-        if path != ":memory:" && !path.is_empty() {
-            if let Some(parent) = Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDir {
-                        path: parent.display().to_string(),
-                        source,
-                    })?;
-                }
-            }
+        let parent = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+        if path != ":memory:"
+            && !path.is_empty()
+            && let Some(parent) = parent
+        {
+            std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
         }
         opts.max_connections(max_connections.max(1))
             .min_connections(1)
