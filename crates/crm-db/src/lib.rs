@@ -45,7 +45,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or_default();
-        let parent = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty());
         if path != ":memory:"
             && !path.is_empty()
             && let Some(parent) = parent

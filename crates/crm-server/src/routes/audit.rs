@@ -13,7 +13,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The audit log, newest first, with filters and cursor pagination (ceo/admin).
 /// Reading it is audited too.
-#[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(operation_id = "listAudit", get, path = "/api/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list(
     State(s): State<AppState>,

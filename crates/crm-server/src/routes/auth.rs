@@ -56,7 +56,7 @@ pub struct LoginInput {
 
 /// Sign in with email and password. Sets the `crm_session` cookie. After too
 /// many failures from one IP, answers 429 with `Retry-After`.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", security(()),
+#[utoipa::path(operation_id = "login", post, path = "/api/auth/login", tag = "auth", security(()),
     request_body = LoginInput,
     responses(
         (status = 200, body = SessionView),
@@ -110,7 +110,7 @@ async fn login(
 }
 
 /// Sign out: the session is revoked on the server and the cookie cleared.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(operation_id = "logout", post, path = "/api/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "signed out"),
         (status = 400, body = ErrorBody, description = "not_a_session (API tokens are revoked under /api/tokens)"),
@@ -130,7 +130,7 @@ async fn logout(State(s): State<AppState>, auth: Authed) -> ApiResult<impl IntoR
 }
 
 /// The caller: user or token, tenant, role, permissions and CSRF token.
-#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+#[utoipa::path(operation_id = "getMe", get, path = "/api/auth/me", tag = "auth",
     responses((status = 200, body = SessionView), (status = 401, body = ErrorBody)))]
 async fn me(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<SessionView>> {
     if let Some(session) = &auth.session {

@@ -20,14 +20,14 @@ pub struct Health {
 }
 
 /// Liveness: the process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+#[utoipa::path(operation_id = "healthz", get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, body = Health)))]
 async fn healthz() -> ApiJson<Health> {
     ApiJson(Health { status: "ok" })
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+#[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "health", security(()),
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 async fn readyz(State(s): State<AppState>) -> ApiResult<ApiJson<Health>> {
     s.db.execute_unprepared("SELECT 1").await.map_err(|e| {

@@ -23,7 +23,7 @@ pub struct SetupStatus {
 }
 
 /// Whether the first-run setup is still open.
-#[utoipa::path(get, path = "/api/setup", tag = "setup", security(()),
+#[utoipa::path(operation_id = "getSetupStatus", get, path = "/api/setup", tag = "setup", security(()),
     responses((status = 200, body = SetupStatus)))]
 async fn status(State(s): State<AppState>) -> ApiResult<ApiJson<SetupStatus>> {
     Ok(ApiJson(SetupStatus {
@@ -33,7 +33,7 @@ async fn status(State(s): State<AppState>) -> ApiResult<ApiJson<SetupStatus>> {
 
 /// First run: create the first tenant and its CEO, and sign in as the CEO.
 /// Refused with 409 once any user exists.
-#[utoipa::path(post, path = "/api/setup", tag = "setup", security(()),
+#[utoipa::path(operation_id = "runSetup", post, path = "/api/setup", tag = "setup", security(()),
     request_body = SetupInput,
     responses(
         (status = 201, body = SessionView),

@@ -22,7 +22,7 @@ pub struct TeamList {
 }
 
 /// Users of the tenant (ceo/admin).
-#[utoipa::path(get, path = "/api/team", tag = "team",
+#[utoipa::path(operation_id = "listTeam", get, path = "/api/team", tag = "team",
     responses((status = 200, body = TeamList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<TeamList>> {
     Ok(ApiJson(TeamList {
@@ -31,7 +31,7 @@ async fn list(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<Team
 }
 
 /// Add a user with a role and an initial password (ceo/admin; only a ceo grants ceo).
-#[utoipa::path(post, path = "/api/team", tag = "team", request_body = NewUser,
+#[utoipa::path(operation_id = "createTeamMember", post, path = "/api/team", tag = "team", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "email_taken"), (status = 422, body = ErrorBody)))]
 async fn create(
@@ -45,7 +45,7 @@ async fn create(
 
 /// Change a user's name, role or status. Disabling signs the user out at once;
 /// a role change applies to their very next request.
-#[utoipa::path(patch, path = "/api/team/{id}", tag = "team", request_body = UserPatch,
+#[utoipa::path(operation_id = "updateTeamMember", patch, path = "/api/team/{id}", tag = "team", request_body = UserPatch,
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -11,14 +11,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's tenant.
-#[utoipa::path(get, path = "/api/tenant", tag = "tenant",
+#[utoipa::path(operation_id = "getTenant", get, path = "/api/tenant", tag = "tenant",
     responses((status = 200, body = TenantView), (status = 401, body = ErrorBody)))]
 async fn get(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<TenantView>> {
     Ok(ApiJson(accounts::get_tenant(&s.db, &auth).await?))
 }
 
 /// Change tenant settings: name, reporting currency, time zone, locale, country (ceo/admin).
-#[utoipa::path(patch, path = "/api/tenant", tag = "tenant", request_body = TenantPatch,
+#[utoipa::path(operation_id = "updateTenant", patch, path = "/api/tenant", tag = "tenant", request_body = TenantPatch,
     responses((status = 200, body = TenantView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(s): State<AppState>,

@@ -29,7 +29,7 @@ pub struct CreatedToken {
 }
 
 /// API tokens of the tenant (ceo/admin). Secrets are never shown again.
-#[utoipa::path(get, path = "/api/tokens", tag = "tokens",
+#[utoipa::path(operation_id = "listApiTokens", get, path = "/api/tokens", tag = "tokens",
     responses((status = 200, body = TokenList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<TokenList>> {
     Ok(ApiJson(TokenList {
@@ -38,7 +38,7 @@ async fn list(State(s): State<AppState>, auth: Authed) -> ApiResult<ApiJson<Toke
 }
 
 /// Create an API token with a role (ceo/admin).
-#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = NewApiToken,
+#[utoipa::path(operation_id = "createApiToken", post, path = "/api/tokens", tag = "tokens", request_body = NewApiToken,
     responses((status = 201, body = CreatedToken), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(s): State<AppState>,
@@ -50,7 +50,7 @@ async fn create(
 }
 
 /// Revoke an API token; it stops working at once.
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens",
+#[utoipa::path(operation_id = "revokeApiToken", delete, path = "/api/tokens/{id}", tag = "tokens",
     params(("id" = Uuid, Path, description = "token id")),
     responses((status = 204, description = "revoked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke(
