@@ -350,7 +350,7 @@ impl State {
     pub fn new_numeric_id(&mut self, seed: u64, prefix: &str, width: u32) -> String {
         let n = self.next_id();
         let low = 10u64.pow(width - 1);
-        let v = low + (crate::util::mix(seed ^ n ^ 0x1D5) % (8 * low));
+        let v = low + (crate::util::mix(crate::util::mix(seed).wrapping_add(n)) % (8 * low));
         format!("{prefix}{v}")
     }
 
