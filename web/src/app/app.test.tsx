@@ -39,7 +39,7 @@ describe('app shell', () => {
     expect(await screen.findByRole('heading', { name: 'Configura tu CRM' })).toBeInTheDocument();
     expect(router.state.location.pathname).toBe('/setup');
 
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.type(screen.getByLabelText('Nombre de la empresa'), 'Acme');
     await user.selectOptions(screen.getByLabelText('Moneda de reporte'), 'MXN');
     await user.type(screen.getByLabelText('Tu nombre'), 'Ana Pérez');
@@ -97,7 +97,7 @@ describe('app shell', () => {
       'GET /api/audit': () => ({ status: 200, body: { items: [], next_cursor: null } }),
     });
     const { router } = renderApp('/audit?action=user.create');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await screen.findByRole('heading', { name: 'Inicia sesión' });
     expect(router.state.location.pathname).toBe('/login');
 
@@ -125,7 +125,7 @@ describe('app shell', () => {
       },
     });
     const { router } = renderApp('/');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.click(await screen.findByRole('button', { name: /Ana ceo/ }));
     await user.click(screen.getByRole('menuitem', { name: 'Cerrar sesión' }));
     await screen.findByRole('heading', { name: 'Inicia sesión' });
@@ -137,7 +137,7 @@ describe('app shell', () => {
   it('switches language and remembers the choice', async () => {
     installFakeApi({ 'GET /api/setup': ready, 'GET /api/auth/me': () => ({ status: 200, body: sessionFor('ceo', CEO_PERMISSIONS) }) });
     renderApp('/');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await screen.findByRole('heading', { name: 'Hola, Ana' });
     await user.click(screen.getAllByRole('button', { name: 'EN' })[0]!);
     expect(await screen.findByRole('heading', { name: 'Hello, Ana' })).toBeInTheDocument();

@@ -44,7 +44,7 @@ describe('audit page', () => {
       },
     });
     renderApp('/audit');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     expect(await screen.findAllByText('ceo@acme.test')).toHaveLength(2);
     await user.click(screen.getByRole('button', { name: 'Cargar más' }));
     await waitFor(() => expect(screen.getAllByText('ceo@acme.test')).toHaveLength(3));

@@ -35,7 +35,7 @@ describe('API tokens page', () => {
       },
     });
     renderApp('/settings/tokens');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     expect(await screen.findByText('No hay tokens')).toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: 'Nuevo token' }));

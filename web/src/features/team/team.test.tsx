@@ -45,7 +45,7 @@ describe('team page', () => {
   it('adds a seller with the CSRF token and shows them in the list', async () => {
     const { calls } = teamServer();
     renderApp('/team');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.click(await screen.findByRole('button', { name: 'Añadir usuario' }));
     const dialog = screen.getByRole('dialog', { name: 'Añadir usuario' });
     await user.type(within(dialog).getByLabelText('Nombre'), 'Sergio Ventas');
@@ -64,7 +64,7 @@ describe('team page', () => {
   it('shows the server refusal inside the dialog', async () => {
     teamServer();
     renderApp('/team');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     await user.click(await screen.findByRole('button', { name: 'Añadir usuario' }));
     const dialog = screen.getByRole('dialog');
     await user.type(within(dialog).getByLabelText('Nombre'), 'Dup');
@@ -78,7 +78,7 @@ describe('team page', () => {
     const { calls, users } = teamServer();
     users.push({ id: 'u2', email: 'm@acme.test', name: 'Marta', role: 'marketing', status: 'active' });
     renderApp('/team');
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const select = await screen.findByLabelText('Rol de Marta');
     expect(screen.getByLabelText('Rol de Ana ceo')).toBeDisabled();
     expect(screen.queryByRole('button', { name: 'Desactivar a Ana ceo' })).not.toBeInTheDocument();
