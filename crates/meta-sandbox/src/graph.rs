@@ -541,6 +541,15 @@ fn scalars(app: &App, caller: &Caller, n: &Node) -> Map<String, Value> {
                     .map(|b| json!(b.to_string()))
                     .unwrap_or(Value::Null),
             );
+            put("lifetime_budget", Value::Null);
+            put(
+                "end_time",
+                if camp.status == "ACTIVE" {
+                    Value::Null
+                } else {
+                    json!(local_time(acct.tz, w.date_of(camp.end_day), 0))
+                },
+            );
             put("optimization_goal", json!(set.optimization_goal));
             put("billing_event", json!("IMPRESSIONS"));
             put("destination_type", json!(set.destination_type));
