@@ -116,6 +116,12 @@ async fn set_config_inner(app: &App, b: Bytes) -> GResult<Value> {
     if let Some(x) = v.get("async_policy_errors").and_then(|x| x.as_bool()) {
         rt.async_policy_errors = x;
     }
+    if let Some(x) = v.get("auto_restate_every") {
+        rt.auto_restate_every = x
+            .as_u64()
+            .filter(|n| *n > 0)
+            .map(|n| n.min(u64::from(u32::MAX)) as u32);
+    }
     if let Some(x) = v.get("require_subscription").and_then(|x| x.as_bool()) {
         rt.require_subscription = x;
     }

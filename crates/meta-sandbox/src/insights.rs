@@ -629,6 +629,7 @@ pub fn rows(
 ) -> GResult<Vec<Value>> {
     let sel = selection(sel)?;
     let q = build_query(app, target, params)?;
+    auto_restate(app);
     let agg = aggregate(app, &q);
     let mut out = Vec::with_capacity(agg.len());
     let cur_exp = 10f64
@@ -777,4 +778,21 @@ pub fn start_async(app: &App, target: Obj, params: &[(String, String)]) -> GResu
         },
     );
     Ok(json!({"report_run_id": id}))
+}
+
+/// Meta revises recent figures between calls; when enabled, so does the sandbox.
+fn auto_restate(app: &App) {
+    let mut st = app.lock();
+    let Some(every) = st.runtime.auto_restate_every else {
+        return;
+    };
+    st.insights_calls += 1;
+    if !st.insights_calls.is_multiple_of(u64::from(every)) {
+        return;
+    }
+    let h = crate::util::mix(app.world.seed ^ st.insights_calls.rotate_left(13));
+    let days_back = 1 + (h % 28) as i64;
+    let factor = 0.97 + 0.06 * crate::util::unit(crate::util::mix(h));
+    let from = app.world.day_of(app.world.end_date) - days_back + 1;
+    st.restatements.push((from, factor));
 }

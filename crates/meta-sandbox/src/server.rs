@@ -61,6 +61,7 @@ pub fn initial_runtime(config: &SandboxConfig) -> Runtime {
         async_policy_errors: false,
         require_subscription: true,
         report_run_polls: 3,
+        auto_restate_every: None,
     }
 }
 

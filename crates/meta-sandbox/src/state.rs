@@ -196,6 +196,8 @@ pub struct Runtime {
     pub async_policy_errors: bool,
     pub require_subscription: bool,
     pub report_run_polls: u32,
+    /// When set, every Nth insights request restates a random part of the last 28 days by ±3%.
+    pub auto_restate_every: Option<u32>,
 }
 
 /// Sliding 60-second window counter with one bucket per second.
@@ -265,6 +267,7 @@ pub struct State {
     pub throughput: HashMap<usize, VecDeque<Instant>>,
     pub pair: HashMap<(usize, String), VecDeque<Instant>>,
     pub counter: u64,
+    pub insights_calls: u64,
 }
 
 impl State {
@@ -295,6 +298,7 @@ impl State {
             throughput: HashMap::new(),
             pair: HashMap::new(),
             counter: 0,
+            insights_calls: 0,
         };
         for l in &world.seed_leads {
             let form = &world.forms[l.form];

@@ -428,3 +428,35 @@ async fn async_report_runs_and_restatement() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn automatic_restatement_touches_only_the_last_28_days() {
+    let sb = start().await;
+    let c = client();
+    let t = token(&sb);
+    let base = sb.base_url();
+    let act = sb.world().ad_accounts[0].act_id();
+    let old_range =
+        "time_range=%7B%22since%22%3A%222026-01-20%22%2C%22until%22%3A%222026-02-10%22%7D";
+    let recent0 = totals(&c, &base, &act, &t, "date_preset=last_28d").await;
+    let old0 = totals(&c, &base, &act, &t, old_range).await;
+    let r = post_json(
+        &c,
+        &format!("{base}/_sandbox/config"),
+        &json!({"auto_restate_every": 1}),
+    )
+    .await;
+    assert_eq!(r.json["auto_restate_every"], json!(1));
+    let mut changed = false;
+    for _ in 0..5 {
+        let recent = totals(&c, &base, &act, &t, "date_preset=last_28d").await;
+        changed |= recent != recent0;
+        assert_eq!(
+            totals(&c, &base, &act, &t, old_range).await,
+            old0,
+            "days older than 28 are final"
+        );
+    }
+    assert!(changed, "recent figures were revised between calls");
+    sb.shutdown().await;
+}
