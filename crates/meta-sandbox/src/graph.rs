@@ -428,6 +428,8 @@ fn scalars(app: &App, caller: &Caller, n: &Node) -> Map<String, Value> {
             put("first_name", json!(first));
             put("last_name", json!(last));
             put("short_name", json!(first));
+            // Only Business Integration System User tokens carry a client business.
+            put("client_business_id", Value::Null);
         }
         Node::W(Obj::Business(b)) => {
             let b = &w.businesses[*b];

@@ -796,3 +796,82 @@ fn auto_restate(app: &App) {
     let from = app.world.day_of(app.world.end_date) - days_back + 1;
     st.restatements.push((from, factor));
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn presets_are_calendar_exact() {
+        let today = d(2026, 3, 18); // a Wednesday
+        let start = d(2025, 1, 1);
+        assert_eq!(preset_range("today", today, start).unwrap(), (today, today));
+        assert_eq!(
+            preset_range("last_7d", today, start).unwrap(),
+            (d(2026, 3, 11), d(2026, 3, 17))
+        );
+        assert_eq!(
+            preset_range("last_month", today, start).unwrap(),
+            (d(2026, 2, 1), d(2026, 2, 28))
+        );
+        assert_eq!(
+            preset_range("this_quarter", today, start).unwrap(),
+            (d(2026, 1, 1), today)
+        );
+        assert_eq!(
+            preset_range("last_quarter", today, start).unwrap(),
+            (d(2025, 10, 1), d(2025, 12, 31))
+        );
+        assert_eq!(
+            preset_range("last_year", today, start).unwrap(),
+            (d(2025, 1, 1), d(2025, 12, 31))
+        );
+        assert_eq!(
+            preset_range("this_week_mon_today", today, start).unwrap(),
+            (d(2026, 3, 16), today)
+        );
+        assert_eq!(
+            preset_range("this_week_sun_today", today, start).unwrap(),
+            (d(2026, 3, 15), today)
+        );
+        assert_eq!(
+            preset_range("last_week_mon_sun", today, start).unwrap(),
+            (d(2026, 3, 9), d(2026, 3, 15))
+        );
+        assert_eq!(
+            preset_range("last_week_sun_sat", today, start).unwrap(),
+            (d(2026, 3, 8), d(2026, 3, 14))
+        );
+        assert_eq!(
+            preset_range("maximum", today, start).unwrap(),
+            (start, today)
+        );
+        assert!(preset_range("lifetime", today, start).is_err());
+    }
+
+    #[test]
+    fn increments_split_ranges() {
+        let r = (d(2026, 1, 30), d(2026, 3, 2));
+        assert_eq!(buckets(r, "all_days").unwrap().len(), 1);
+        assert_eq!(buckets(r, "1").unwrap().len(), 32);
+        let weeks = buckets(r, "7").unwrap();
+        assert_eq!(weeks[0], (d(2026, 1, 30), d(2026, 2, 5)));
+        assert_eq!(weeks.last().unwrap().1, d(2026, 3, 2));
+        let months = buckets(r, "monthly").unwrap();
+        assert_eq!(
+            months,
+            vec![
+                (d(2026, 1, 30), d(2026, 1, 31)),
+                (d(2026, 2, 1), d(2026, 2, 28)),
+                (d(2026, 3, 1), d(2026, 3, 2))
+            ]
+        );
+        assert!(buckets(r, "0").is_err());
+        assert!(buckets(r, "weekly").is_err());
+    }
+}
