@@ -585,9 +585,12 @@ pub struct ReportRun {
     #[serde(default)]
     pub is_running: Option<bool>,
     #[serde(default)]
-    pub error_code: Option<i64>,
+    pub time_ref: Option<i64>,
     #[serde(default)]
-    pub error_message: Option<String>,
+    pub time_completed: Option<i64>,
+    /// Set by Meta on failed runs (not requested explicitly).
+    #[serde(default)]
+    pub error_code: Option<i64>,
 }
 
 /// Coarse state of a [`ReportRun`].
@@ -724,7 +727,7 @@ impl Session {
         let id = object_id("report run", report_run_id)?;
         self.call(&GraphRequest::get(id).query(
             "fields",
-            "id,account_id,async_status,async_percent_completion,date_start,date_stop,is_running,error_code,error_message",
+            "id,account_id,async_status,async_percent_completion,date_start,date_stop,time_ref,time_completed,is_running",
         ))
         .await
     }
