@@ -122,6 +122,9 @@ async fn set_config_inner(app: &App, b: Bytes) -> GResult<Value> {
             .filter(|n| *n > 0)
             .map(|n| n.min(u64::from(u32::MAX)) as u32);
     }
+    if let Some(x) = v.get("require_appsecret_proof").and_then(|x| x.as_bool()) {
+        rt.require_appsecret_proof = x;
+    }
     if let Some(x) = v.get("require_subscription").and_then(|x| x.as_bool()) {
         rt.require_subscription = x;
     }

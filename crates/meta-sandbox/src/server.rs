@@ -62,6 +62,7 @@ pub fn initial_runtime(config: &SandboxConfig) -> Runtime {
         require_subscription: true,
         report_run_polls: 3,
         auto_restate_every: None,
+        require_appsecret_proof: false,
     }
 }
 
@@ -567,6 +568,14 @@ fn authenticate(app: &Inner, req: &GraphReq) -> GResult<Caller> {
     let Some(rec) = rec else {
         return Err(GraphError::token_unparsable());
     };
+    let require_proof = app.lock().runtime.require_appsecret_proof;
+    if require_proof && req.param("appsecret_proof").is_none() {
+        return Err(GraphError::new(
+            100,
+            "GraphMethodException",
+            "API calls from the server require an appsecret_proof argument",
+        ));
+    }
     if let Some(proof) = req.param("appsecret_proof") {
         let expected = util::hmac_sha256_hex(app.config.app_secret.as_bytes(), token.as_bytes());
         if !util::ct_eq(&proof.to_ascii_lowercase(), &expected) {

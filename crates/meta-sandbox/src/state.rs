@@ -198,6 +198,8 @@ pub struct Runtime {
     pub report_run_polls: u32,
     /// When set, every Nth insights request restates a random part of the last 28 days by ±3%.
     pub auto_restate_every: Option<u32>,
+    /// Like the app setting "Require App Secret": user-token calls without `appsecret_proof` fail.
+    pub require_appsecret_proof: bool,
 }
 
 /// Sliding 60-second window counter with one bucket per second.

@@ -70,6 +70,32 @@ async fn versions_tokens_and_error_envelope() {
     )
     .await;
     assert_eq!(assert_error(&bad).0, 100);
+    // With "Require App Secret" on, a call without the proof is refused.
+    post_json(
+        &c,
+        &format!("{base}/_sandbox/config"),
+        &json!({"require_appsecret_proof": true}),
+    )
+    .await;
+    assert_eq!(
+        assert_error(&get(&c, &format!("{base}/v25.0/me?access_token={t}")).await).0,
+        100
+    );
+    assert_eq!(
+        get(
+            &c,
+            &format!("{base}/v25.0/me?access_token={t}&appsecret_proof={proof}")
+        )
+        .await
+        .status,
+        200
+    );
+    post_json(
+        &c,
+        &format!("{base}/_sandbox/config"),
+        &json!({"require_appsecret_proof": false}),
+    )
+    .await;
 
     // Unknown object and unknown field.
     let missing = get(&c, &format!("{base}/v25.0/999999999999?access_token={t}")).await;

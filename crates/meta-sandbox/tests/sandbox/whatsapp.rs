@@ -656,3 +656,74 @@ async fn failed_and_out_of_order_statuses() {
     assert_eq!(order, vec!["sent", "read", "delivered"]);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn named_parameter_templates() {
+    let sb = start().await;
+    let c = client();
+    let t = token(&sb);
+    let base = sb.base_url();
+    let w = ids(&sb);
+    let create = c
+        .post(format!("{base}/v25.0/{}/message_templates", w.waba))
+        .bearer_auth(&t)
+        .json(&json!({"name": "pedido_listo", "language": "es", "category": "UTILITY", "parameter_format": "NAMED",
+            "components": [
+                {"type": "HEADER", "format": "TEXT", "text": "Pedido {{numero}}", "example": {"header_text_named_params": [{"param_name": "numero", "example": "A-1"}]}},
+                {"type": "BODY", "text": "Hola {{nombre}}, tu pedido está listo para retirar.", "example": {"body_text_named_params": [{"param_name": "nombre", "example": "Ana"}]}},
+                {"type": "FOOTER", "text": "Ventas Sandbox"},
+                {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Gracias"}, {"type": "URL", "text": "Ver pedido", "url": "https://example.com/p/{{1}}", "example": ["https://example.com/p/A-1"]}]}
+            ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), 200);
+    let id = create.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post_json(
+        &c,
+        &format!("{base}/_sandbox/templates/{id}/review"),
+        &json!({"status": "APPROVED"}),
+    )
+    .await;
+    // An inbound message opens the window so only template checks matter.
+    let to = "5491133330001";
+    let msg = |body_params: Value| {
+        json!({"messaging_product": "whatsapp", "to": to, "type": "template", "template": {"name": "pedido_listo", "language": {"code": "es"}, "components": [
+            {"type": "header", "parameters": [{"type": "text", "parameter_name": "numero", "text": "A-9"}]},
+            {"type": "body", "parameters": body_params}]}})
+    };
+    let ok = send(
+        &c,
+        &base,
+        &w.phone,
+        &t,
+        msg(json!([{"type": "text", "parameter_name": "nombre", "text": "Ana"}])),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    let positional = send(
+        &c,
+        &base,
+        &w.phone,
+        &t,
+        msg(json!([{"type": "text", "text": "Ana"}])),
+    )
+    .await;
+    assert_eq!(wa_code(&positional), 132012);
+    let missing = send(&c, &base, &w.phone, &t, msg(json!([]))).await;
+    assert_eq!(wa_code(&missing), 132000);
+    // Named variables need named examples.
+    let bad = c
+        .post(format!("{base}/v25.0/{}/message_templates", w.waba))
+        .bearer_auth(&t)
+        .json(&json!({"name": "sin_ejemplo", "language": "es", "category": "UTILITY", "parameter_format": "NAMED",
+            "components": [{"type": "BODY", "text": "Hola {{nombre}}, listo."}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    sb.shutdown().await;
+}
