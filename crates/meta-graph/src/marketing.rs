@@ -121,6 +121,14 @@ impl Campaign {
     }
 }
 
+/// Every campaign `effective_status`: Meta hides DELETED and ARCHIVED
+/// objects unless asked, but their past spend still needs a home.
+const CAMPAIGN_STATUSES: &str =
+    r#"["ACTIVE","PAUSED","DELETED","ARCHIVED","IN_PROCESS","WITH_ISSUES"]"#;
+const ADSET_STATUSES: &str =
+    r#"["ACTIVE","PAUSED","DELETED","ARCHIVED","IN_PROCESS","WITH_ISSUES","CAMPAIGN_PAUSED"]"#;
+const AD_STATUSES: &str = r#"["ACTIVE","PAUSED","DELETED","ARCHIVED","IN_PROCESS","WITH_ISSUES","CAMPAIGN_PAUSED","ADSET_PAUSED","PENDING_REVIEW","DISAPPROVED","PREAPPROVED","PENDING_BILLING_INFO"]"#;
+
 const CAMPAIGN_FIELDS: &str = "id,name,status,effective_status,objective,daily_budget,lifetime_budget,budget_remaining,start_time,stop_time,created_time,updated_time";
 
 /// An ad set.
@@ -659,25 +667,38 @@ impl Session {
             .await
     }
 
-    /// `GET /act_{id}/campaigns`, every page, all statuses Meta returns by default.
+    /// `GET /act_{id}/campaigns`, every page, every status (archived and
+    /// deleted included).
     pub async fn campaigns(&self, ad_account: &str) -> Result<Vec<Campaign>, GraphError> {
         let act = ad_account_path(ad_account)?;
-        self.all(GraphRequest::get(format!("{act}/campaigns")).query("fields", CAMPAIGN_FIELDS))
-            .await
+        self.all(
+            GraphRequest::get(format!("{act}/campaigns"))
+                .query("fields", CAMPAIGN_FIELDS)
+                .query("effective_status", CAMPAIGN_STATUSES),
+        )
+        .await
     }
 
-    /// `GET /act_{id}/adsets`, every page.
+    /// `GET /act_{id}/adsets`, every page, every status.
     pub async fn adsets(&self, ad_account: &str) -> Result<Vec<AdSet>, GraphError> {
         let act = ad_account_path(ad_account)?;
-        self.all(GraphRequest::get(format!("{act}/adsets")).query("fields", ADSET_FIELDS))
-            .await
+        self.all(
+            GraphRequest::get(format!("{act}/adsets"))
+                .query("fields", ADSET_FIELDS)
+                .query("effective_status", ADSET_STATUSES),
+        )
+        .await
     }
 
-    /// `GET /act_{id}/ads` with creative title and body, every page.
+    /// `GET /act_{id}/ads` with creative title and body, every page, every status.
     pub async fn ads(&self, ad_account: &str) -> Result<Vec<Ad>, GraphError> {
         let act = ad_account_path(ad_account)?;
-        self.all(GraphRequest::get(format!("{act}/ads")).query("fields", AD_FIELDS))
-            .await
+        self.all(
+            GraphRequest::get(format!("{act}/ads"))
+                .query("fields", AD_FIELDS)
+                .query("effective_status", AD_STATUSES),
+        )
+        .await
     }
 
     /// Raw insights rows of an object (`act_…`, campaign, ad set or ad id), every page.

@@ -614,3 +614,395 @@ async fn sends_are_not_repeated_after_a_transient_failure() {
         "a send must not be repeated blindly"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Webhooks: a real receiver that verifies the sandbox's signatures.
+// ---------------------------------------------------------------------------
+
+mod receiver {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    use meta_graph::webhook::{ChangeValue, WebhookEnvelope};
+    use meta_graph::{AppSecret, verify_challenge, verify_signature};
+    use tokio::sync::mpsc;
+
+    #[derive(Clone)]
+    struct Rx {
+        secret: AppSecret,
+        verify_token: String,
+        tx: mpsc::UnboundedSender<Bytes>,
+    }
+
+    pub struct Receiver {
+        pub url: String,
+        rx: mpsc::UnboundedReceiver<Bytes>,
+    }
+
+    async fn challenge(
+        State(s): State<Rx>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> (StatusCode, String) {
+        match verify_challenge(
+            q.get("hub.mode").map(String::as_str),
+            q.get("hub.verify_token").map(String::as_str),
+            q.get("hub.challenge").map(String::as_str),
+            &s.verify_token,
+        ) {
+            Some(c) => (StatusCode::OK, c.to_string()),
+            None => (StatusCode::FORBIDDEN, String::new()),
+        }
+    }
+
+    async fn event(State(s): State<Rx>, headers: HeaderMap, body: Bytes) -> StatusCode {
+        let sig = headers
+            .get("x-hub-signature-256")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !verify_signature(&s.secret, &body, sig) {
+            return StatusCode::UNAUTHORIZED;
+        }
+        let _ = s.tx.send(body);
+        StatusCode::OK
+    }
+
+    pub async fn start(secret: AppSecret, verify_token: &str) -> Receiver {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let state = Rx {
+            secret,
+            verify_token: verify_token.to_string(),
+            tx,
+        };
+        let app = Router::new()
+            .route("/webhook", get(challenge).post(event))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver {
+            url: format!("http://{addr}/webhook"),
+            rx,
+        }
+    }
+
+    impl Receiver {
+        /// The next verified event whose change matches `pick`.
+        pub async fn next<T>(&mut self, mut pick: impl FnMut(ChangeValue) -> Option<T>) -> T {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let body = tokio::time::timeout_at(deadline, self.rx.recv())
+                    .await
+                    .expect("timed out waiting for a webhook")
+                    .expect("receiver closed");
+                let env = WebhookEnvelope::from_slice(&body).unwrap();
+                for entry in env.entry {
+                    for change in entry.changes {
+                        if let Some(found) = pick(change.parse().unwrap()) {
+                            return found;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn with_webhooks(e: &Env) -> receiver::Receiver {
+    let verify_token = "verify-token-0123456789";
+    let rx = receiver::start(AppSecret::new(e.sb.app_secret()), verify_token).await;
+    let v = e
+        .control(
+            "/config",
+            json!({"webhook_verify_token": verify_token, "webhook_url": rx.url, "status_delay_ms": 10}),
+        )
+        .await;
+    assert_eq!(
+        v["handshake"], "ok",
+        "the verify-token handshake should pass"
+    );
+    rx
+}
+
+#[tokio::test]
+async fn signed_webhooks_parse_into_typed_whatsapp_events() {
+    use meta_graph::webhook::ChangeValue;
+    let e = env().await;
+    let mut rx = with_webhooks(&e).await;
+    let summary = e.sb.summary();
+    let waba = &summary.wabas[0];
+    let phone_id = waba.phone_number_ids[0].clone();
+    let ad_id = summary.ad_accounts[0].sample_ad_ids[0].clone();
+    let session = e.client.session(e.token().await);
+    assert!(session.subscribe_waba(&waba.id).await.unwrap());
+
+    // A click-to-WhatsApp inbound message carries the ad referral.
+    e.control(
+        "/inbound",
+        json!({"phone_number_id": phone_id, "from": "5491155550123", "text": "Hola, info?", "name": "Ana",
+               "referral": {"source_id": ad_id, "ctwa_clid": "ARAkTestClid"}}),
+    )
+    .await;
+    let (value, msg) = rx
+        .next(|c| match c {
+            ChangeValue::Messages(v) if !v.messages.is_empty() => {
+                let m = v.messages[0].clone();
+                Some((v, m))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(value.metadata.as_ref().unwrap().phone_number_id, phone_id);
+    assert_eq!(value.contacts[0].wa_id.as_deref(), Some("5491155550123"));
+    assert_eq!(msg.text.as_ref().unwrap().body, "Hola, info?");
+    let referral = msg.referral.as_ref().unwrap();
+    assert_eq!(referral.source_id.as_deref(), Some(ad_id.as_str()));
+    assert_eq!(referral.source_type.as_deref(), Some("ad"));
+    assert_eq!(referral.ctwa_clid.as_deref(), Some("ARAkTestClid"));
+    assert!(referral.headline.as_deref().is_some_and(|h| !h.is_empty()));
+
+    // Inside the window a free-form reply goes out; the status webhook echoes the wamid.
+    let sent = session
+        .send_text(
+            &phone_id,
+            &Recipient::Phone("5491155550123".into()),
+            "¡Hola Ana!",
+            false,
+            Some(&msg.id),
+        )
+        .await
+        .unwrap();
+    let wamid = sent.wamid().unwrap().to_string();
+    let status = rx
+        .next(|c| match c {
+            ChangeValue::Messages(v) => v.statuses.into_iter().find(|s| s.id == wamid),
+            _ => None,
+        })
+        .await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&status.status.as_str()),
+        "{status:?}"
+    );
+    assert_eq!(status.recipient_id.as_deref(), Some("5491155550123"));
+
+    // Outside the window free-form text is refused with 131047, typed as WhatsApp.
+    let err = session
+        .send_text(
+            &phone_id,
+            &Recipient::Phone("5491155550999".into()),
+            "hi",
+            false,
+            None,
+        )
+        .await
+        .unwrap_err();
+    let GraphError::WhatsApp { code, meta, .. } = &err else {
+        panic!("expected a WhatsApp error, got {err:?}")
+    };
+    assert_eq!(*code, 131047);
+    assert!(meta.fbtrace_id.is_some());
+}
+
+#[tokio::test]
+async fn template_lifecycle_create_review_edit_delete() {
+    use meta_graph::webhook::ChangeValue;
+    use meta_graph::whatsapp::{NewTemplate, TemplateComponent, TemplateEdit};
+    let e = env().await;
+    let mut rx = with_webhooks(&e).await;
+    let waba = e.sb.summary().wabas[0].id.clone();
+    let session = e.client.session(e.token().await);
+    assert!(session.subscribe_waba(&waba).await.unwrap());
+
+    let new = NewTemplate {
+        name: "crm_followup_1".into(),
+        language: "es_AR".into(),
+        category: "UTILITY".into(),
+        parameter_format: Some("POSITIONAL".into()),
+        components: vec![TemplateComponent {
+            kind: "BODY".into(),
+            text: Some("Hola {{1}}, ¿seguimos con tu pedido {{2}}?".into()),
+            example: Some(json!({"body_text": [["Ana", "#12"]]})),
+            ..Default::default()
+        }],
+    };
+    let created = session.create_template(&waba, &new).await.unwrap();
+    assert_eq!(created.status.as_deref(), Some("PENDING"));
+    let listed = session.templates(&waba).await.unwrap();
+    let mine = listed.iter().find(|t| t.id == created.id).unwrap();
+    assert_eq!(mine.name, "crm_followup_1");
+    assert_eq!(mine.status, "PENDING");
+
+    e.control(
+        &format!("/templates/{}/review", created.id),
+        json!({"status": "APPROVED"}),
+    )
+    .await;
+    let update = rx
+        .next(|c| match c {
+            ChangeValue::TemplateStatus(t) if t.message_template_id == created.id => Some(t),
+            _ => None,
+        })
+        .await;
+    assert_eq!(update.event, "APPROVED");
+    assert_eq!(
+        update.message_template_name.as_deref(),
+        Some("crm_followup_1")
+    );
+
+    let edit = TemplateEdit {
+        components: Some(vec![TemplateComponent {
+            kind: "BODY".into(),
+            text: Some("Hola {{1}}, tu pedido {{2}} sigue en curso.".into()),
+            example: Some(json!({"body_text": [["Ana", "#12"]]})),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    assert!(session.edit_template(&created.id, &edit).await.unwrap());
+    let after_edit = session.templates(&waba).await.unwrap();
+    let body = after_edit
+        .iter()
+        .find(|t| t.id == created.id)
+        .and_then(|t| t.components.iter().find(|c| c.kind == "BODY"))
+        .and_then(|c| c.text.clone())
+        .unwrap();
+    assert!(body.contains("sigue en curso"), "{body}");
+
+    assert!(
+        session
+            .delete_template(&waba, "crm_followup_1", Some(&created.id))
+            .await
+            .unwrap()
+    );
+    let remaining = session.templates(&waba).await.unwrap();
+    assert!(
+        remaining
+            .iter()
+            .all(|t| t.id != created.id || t.status == "DELETED" || t.status == "PENDING_DELETION")
+    );
+
+    let bad = NewTemplate {
+        name: "Bad Name".into(),
+        ..new
+    };
+    assert!(matches!(
+        session.create_template(&waba, &bad).await,
+        Err(GraphError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn lead_ads_webhook_then_read_with_the_page_token_and_send_capi() {
+    use meta_graph::CrmEvent;
+    use meta_graph::webhook::ChangeValue;
+    let e = env().await;
+    let mut rx = with_webhooks(&e).await;
+    let summary = e.sb.summary();
+    let page = summary
+        .pages
+        .iter()
+        .find(|p| !p.form_ids.is_empty())
+        .unwrap()
+        .clone();
+    let form_id = page.form_ids[0].clone();
+    let user = e.client.session(e.token().await);
+
+    let pages = user.pages().await.unwrap();
+    let mine = pages.iter().find(|p| p.id == page.id).unwrap();
+    let page_token = mine.access_token.clone().expect("a page token");
+    assert!(
+        user.subscribe_page(&page.id, &page_token, &["leadgen"])
+            .await
+            .unwrap()
+    );
+    let page_session = e.client.session(page_token);
+    let forms = page_session.leadgen_forms(&page.id).await.unwrap();
+    assert!(forms.iter().any(|f| f.id == form_id));
+
+    let before = chrono::Utc::now().timestamp() - 5;
+    e.control(
+        "/leads",
+        json!({"form_id": form_id, "fields": {"email": "ana@example.com"}}),
+    )
+    .await;
+    let change = rx
+        .next(|c| match c {
+            ChangeValue::Leadgen(l) => Some(l),
+            _ => None,
+        })
+        .await;
+    assert_eq!(change.form_id, form_id);
+    assert_eq!(change.page_id, page.id);
+
+    let lead = page_session.lead(&change.leadgen_id).await.unwrap();
+    assert_eq!(lead.id, change.leadgen_id);
+    assert_eq!(lead.field("email"), Some("ana@example.com"));
+    assert_eq!(lead.form_id.as_deref(), Some(form_id.as_str()));
+    assert!(lead.created_at().is_some());
+
+    let backfill = page_session
+        .form_leads(&form_id, Some(before))
+        .await
+        .unwrap();
+    assert!(
+        backfill.iter().any(|l| l.id == change.leadgen_id),
+        "backfill misses the new lead"
+    );
+
+    // Stage feedback to Meta through the Conversions API.
+    let dataset = summary.datasets[0].id.clone();
+    let event = CrmEvent::lead_stage(
+        &change.leadgen_id,
+        "qualified_lead",
+        chrono::Utc::now().timestamp(),
+        "CRM Ventas",
+    )
+    .unwrap()
+    .with_event_id(format!("{}:qualified_lead", change.leadgen_id));
+    let resp = user.send_events(&dataset, &[event], None).await.unwrap();
+    assert_eq!(resp.events_received, 1);
+    let capi = e.received("capi").await;
+    assert!(
+        capi.iter()
+            .any(|c| c.to_string().contains(&change.leadgen_id)
+                && c.to_string().contains("qualified_lead")),
+        "sandbox did not record the CAPI event: {capi:?}"
+    );
+}
+
+#[tokio::test]
+async fn marketing_structure_campaigns_adsets_ads_with_creatives() {
+    let e = env().await;
+    let summary = e.sb.summary();
+    let acct = &summary.ad_accounts[0];
+    let session = e.client.session(e.token().await).with_page_limit(3);
+    let campaigns = session.campaigns(&acct.id).await.unwrap();
+    assert_eq!(campaigns.len(), acct.campaigns);
+    assert!(
+        campaigns
+            .iter()
+            .all(|c| c.status.is_some() && c.name.is_some())
+    );
+    let adsets = session.adsets(&acct.id).await.unwrap();
+    assert!(!adsets.is_empty());
+    assert!(adsets.iter().all(|s| {
+        campaigns
+            .iter()
+            .any(|c| Some(&c.id) == s.campaign_id.as_ref())
+    }));
+    let ads = session.ads(&acct.id).await.unwrap();
+    assert_eq!(ads.len(), acct.ads);
+    let sample = ads.iter().find(|a| a.id == acct.sample_ad_ids[0]).unwrap();
+    let creative = sample.creative.as_ref().unwrap();
+    assert!(creative.title.as_deref().is_some_and(|t| !t.is_empty()));
+    assert!(creative.body.as_deref().is_some_and(|t| !t.is_empty()));
+    let account = session.ad_account(&acct.account_id).await.unwrap();
+    assert_eq!(account.currency.as_deref(), Some(acct.currency.as_str()));
+    assert!(account.amount_spent_minor().unwrap().is_ok());
+}
