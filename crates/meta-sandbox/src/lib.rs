@@ -392,3 +392,12 @@ impl Sandbox {
         }
     }
 }
+
+impl Drop for Sandbox {
+    /// Dropping the handle stops the server (without waiting for it); prefer `shutdown().await`.
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
