@@ -42,6 +42,16 @@ pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Lowercase hex HMAC-SHA1 (Meta's legacy `X-Hub-Signature`).
+pub fn hmac_sha1_hex(key: &[u8], msg: &[u8]) -> String {
+    let mut mac = match Hmac::<sha1::Sha1>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(msg);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Constant-time string equality.
 pub fn ct_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -167,6 +177,15 @@ mod tests {
         assert_eq!(
             hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn hmac_sha1_known_vector() {
+        // RFC 2202 test case 2.
+        assert_eq!(
+            hmac_sha1_hex(b"Jefe", b"what do ya want for nothing?"),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
         );
     }
 

@@ -54,6 +54,10 @@ pub fn emit(app: &App, object: &str, field: &str, payload: &Value, subscribed: b
 }
 
 async fn deliver(app: App, id: u64, url: String, body: String, signature: String) {
+    let legacy = format!(
+        "sha1={}",
+        crate::util::hmac_sha1_hex(app.config.app_secret.as_bytes(), body.as_bytes())
+    );
     let (max, base) = {
         let st = app.lock();
         (
@@ -68,6 +72,7 @@ async fn deliver(app: App, id: u64, url: String, body: String, signature: String
             .post(&url)
             .header("content-type", "application/json")
             .header("x-hub-signature-256", &signature)
+            .header("x-hub-signature", &legacy)
             .header("user-agent", "facebookexternalua")
             .body(body.clone())
             .send()

@@ -103,6 +103,7 @@ pub fn assert_error(r: &Resp) -> (i64, Option<i64>) {
 pub struct Hit {
     pub body: Bytes,
     pub signature: Option<String>,
+    pub legacy_signature: Option<String>,
 }
 
 #[derive(Clone)]
@@ -142,9 +143,14 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
+    let legacy = headers
+        .get("x-hub-signature")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     r.hits.lock().unwrap().push(Hit {
         body,
         signature: sig,
+        legacy_signature: legacy,
     });
     let mut f = r.fail_first.lock().unwrap();
     if *f > 0 {
@@ -205,4 +211,11 @@ pub async fn hook(c: &reqwest::Client, sb: &Sandbox, r: &Receiver, require_subsc
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.json);
+}
+
+pub fn legacy_signature_ok(secret: &str, hit: &Hit) -> bool {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&hit.body);
+    let expected = format!("sha1={}", hex::encode(mac.finalize().into_bytes()));
+    hit.legacy_signature.as_deref() == Some(expected.as_str())
 }

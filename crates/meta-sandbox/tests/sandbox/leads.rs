@@ -88,6 +88,10 @@ async fn pages_forms_leads_and_leadgen_webhook() {
         "X-Hub-Signature-256 verifies over the exact bytes"
     );
     assert!(!signature_ok("wrong-secret", &hit));
+    assert!(
+        legacy_signature_ok(sb.app_secret(), &hit),
+        "legacy X-Hub-Signature (sha1) is sent too"
+    );
     let v = bodies
         .iter()
         .find(|x| x.to_string().contains(&leadgen_id))
