@@ -23,7 +23,7 @@ use crate::routes;
 use crate::state::AppState;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../web/dist"]
+#[folder = "../../web/dist"]
 #[allow_missing = true]
 struct WebDist;
 
