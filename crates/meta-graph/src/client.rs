@@ -574,15 +574,7 @@ impl GraphClient {
                 *guard = resp.usage.clone();
             }
             let page = resp.value;
-            if let Some(next) = page.paging.as_ref().and_then(|p| p.next.clone()) {
-                if !st.seen.insert(next.clone()) {
-                    return Err(GraphError::UnexpectedResponse {
-                        status: 200,
-                        message: "paging.next repeated a page already fetched".into(),
-                    });
-                }
-                st.next = Some(GraphRequest::get(next));
-            }
+            st.next = next_page_request(page.paging.as_ref(), &mut st.seen)?;
             Ok(Some((stream::iter(page.data.into_iter().map(Ok)), st)))
         })
         .try_flatten()
@@ -739,6 +731,29 @@ impl GraphClient {
             body,
         })
     }
+}
+
+/// The request for the page after one whose paging block is `paging`.
+/// Only the absence of `paging.next` ends the listing: short and empty pages
+/// (Meta filters some objects out after paging) do not. A `next` already
+/// followed is an error rather than an endless loop.
+pub(crate) fn next_page_request(
+    paging: Option<&Paging>,
+    seen: &mut HashSet<String>,
+) -> Result<Option<GraphRequest>, GraphError> {
+    let Some(next) = paging
+        .and_then(|p| p.next.as_deref())
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(None);
+    };
+    if !seen.insert(next.to_string()) {
+        return Err(GraphError::UnexpectedResponse {
+            status: 200,
+            message: "paging.next repeated a page already fetched".into(),
+        });
+    }
+    Ok(Some(GraphRequest::get(next)))
 }
 
 fn describe(req: &GraphRequest) -> String {
@@ -958,6 +973,43 @@ mod tests {
         };
         assert!(matches!(GraphClient::new(bad), Err(GraphError::Config(_))));
         assert!(GraphClient::new(GraphConfig::default().with_base_url("ftp://x")).is_err());
+    }
+
+    #[test]
+    fn paging_stops_only_when_next_is_absent() {
+        let mut seen = HashSet::new();
+        // An empty page that still has `next` must be followed.
+        let empty: Page<serde_json::Value> = serde_json::from_str(
+            r#"{"data":[],"paging":{"cursors":{"after":"QVFI"},"next":"https://graph.facebook.com/v25.0/act_1/campaigns?after=QVFI&limit=25"}}"#,
+        )
+        .unwrap();
+        let req = next_page_request(empty.paging.as_ref(), &mut seen)
+            .unwrap()
+            .unwrap();
+        assert!(req.path.contains("after=QVFI"));
+        // A short page with `next` is followed too.
+        let short: Page<serde_json::Value> = serde_json::from_str(
+            r#"{"data":[{"id":"1"}],"paging":{"next":"https://graph.facebook.com/v25.0/act_1/campaigns?after=QVFJ"}}"#,
+        )
+        .unwrap();
+        assert!(
+            next_page_request(short.paging.as_ref(), &mut seen)
+                .unwrap()
+                .is_some()
+        );
+        // Cursors without `next` end the listing, even on a full page.
+        let last: Page<serde_json::Value> = serde_json::from_str(
+            r#"{"data":[{"id":"2"},{"id":"3"}],"paging":{"cursors":{"before":"a","after":"b"}}}"#,
+        )
+        .unwrap();
+        assert!(
+            next_page_request(last.paging.as_ref(), &mut seen)
+                .unwrap()
+                .is_none()
+        );
+        assert!(next_page_request(None, &mut seen).unwrap().is_none());
+        // A repeated `next` is refused instead of looping forever.
+        assert!(next_page_request(short.paging.as_ref(), &mut seen).is_err());
     }
 
     #[test]

@@ -196,7 +196,8 @@ impl GraphClient {
         for (k, v) in extra {
             req = req.query(*k, *v);
         }
-        // A code is single-use: never repeat the exchange blindly.
+        // A code is single-use, and Meta reports a wrong client secret as
+        // code 1: surface exchange failures at once instead of retrying.
         Ok(req.unsafe_to_repeat())
     }
 
@@ -219,11 +220,10 @@ impl GraphClient {
         &self,
         short_token: &AccessToken,
     ) -> Result<TokenResponse, GraphError> {
-        let mut req = self.token_request(&[
+        let req = self.token_request(&[
             ("grant_type", "fb_exchange_token"),
             ("fb_exchange_token", short_token.expose()),
         ])?;
-        req.idempotency = crate::client::Idempotency::Safe;
         Ok(self.execute::<TokenResponse>(None, &req).await?.value)
     }
 

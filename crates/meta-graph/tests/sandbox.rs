@@ -1006,3 +1006,71 @@ async fn marketing_structure_campaigns_adsets_ads_with_creatives() {
     assert_eq!(account.currency.as_deref(), Some(acct.currency.as_str()));
     assert!(account.amount_spent_minor().unwrap().is_ok());
 }
+
+#[tokio::test]
+async fn username_users_are_reached_by_bsuid() {
+    use meta_graph::webhook::ChangeValue;
+    let e = env().await;
+    let mut rx = with_webhooks(&e).await;
+    let summary = e.sb.summary();
+    let waba = &summary.wabas[0];
+    let phone_id = waba.phone_number_ids[0].clone();
+    let session = e.client.session(e.token().await);
+    assert!(session.subscribe_waba(&waba.id).await.unwrap());
+    let bsuid = "AR.1349120865530274";
+    e.control(
+        "/inbound",
+        json!({"phone_number_id": phone_id, "user_id": bsuid, "text": "hola"}),
+    )
+    .await;
+    let (contact, msg) = rx
+        .next(|c| match c {
+            ChangeValue::Messages(v) if !v.messages.is_empty() => {
+                Some((v.contacts[0].clone(), v.messages[0].clone()))
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(contact.user_id.as_deref(), Some(bsuid));
+    assert!(contact.wa_id.is_none(), "no phone for a username user");
+    assert!(msg.from.is_none());
+    assert_eq!(msg.from_user_id.as_deref(), Some(bsuid));
+
+    let sent = session
+        .send_text(
+            &phone_id,
+            &Recipient::UserId(bsuid.into()),
+            "¿Cómo te ayudo?",
+            false,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.contacts[0].user_id.as_deref(), Some(bsuid));
+    let wamid = sent.wamid().unwrap().to_string();
+    let recorded = e.received("messages").await;
+    assert!(
+        recorded
+            .iter()
+            .any(|m| m.to_string().contains(&wamid) && m.to_string().contains(bsuid))
+    );
+}
+
+#[tokio::test]
+async fn stream_yields_every_item_lazily() {
+    use futures::TryStreamExt;
+    use meta_graph::{AdAccount, GraphRequest};
+    let e = env().await;
+    let biz = e.sb.summary().businesses[0].clone();
+    let session = e.client.session(e.token().await).with_page_limit(1);
+    let items: Vec<AdAccount> = session
+        .stream(
+            GraphRequest::get(format!("{}/owned_ad_accounts", biz.id)).query("fields", "id,name"),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let got: BTreeSet<String> = items.into_iter().map(|a| a.id).collect();
+    let want: BTreeSet<String> = biz.owned_ad_account_ids.into_iter().collect();
+    assert_eq!(got, want);
+}
