@@ -27,6 +27,19 @@ pub const ALL_SCOPES: &[&str] = &[
     "whatsapp_business_messaging",
 ];
 
+/// Further permissions the dialog accepts (granted as asked, but no sandbox edge needs them).
+pub const OTHER_SCOPES: &[&str] = &[
+    "read_insights",
+    "pages_messaging",
+    "pages_manage_posts",
+    "pages_read_user_content",
+    "instagram_basic",
+    "instagram_manage_messages",
+    "instagram_manage_insights",
+    "catalog_management",
+    "whatsapp_business_manage_events",
+];
+
 /// About 60 days, as Meta reports for long-lived tokens.
 pub const LONG_LIVED_SECS: i64 = 5_183_944;
 /// Short-lived user tokens from the code exchange.
@@ -166,7 +179,7 @@ fn check_dialog(app: &App, q: &HashMap<String, String>) -> Result<(Vec<String>, 
     };
     let invalid: Vec<&String> = scopes
         .iter()
-        .filter(|s| !ALL_SCOPES.contains(&s.as_str()))
+        .filter(|s| !ALL_SCOPES.contains(&s.as_str()) && !OTHER_SCOPES.contains(&s.as_str()))
         .collect();
     if !invalid.is_empty() {
         return Err(html_error(

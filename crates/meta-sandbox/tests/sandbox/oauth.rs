@@ -209,6 +209,18 @@ async fn full_oauth_dance_without_cookies() {
     assert_eq!(q["state"], "st-123");
     assert!(!q.contains_key("code"));
 
+    // Unknown scopes are refused on the dialog page, as Meta shows "Invalid Scopes".
+    let bad_scope = c
+        .get(format!(
+            "{base}/v25.0/dialog/oauth?client_id=1234567890&redirect_uri={}&scope=ads_read,fly_to_moon",
+            urlencode(redirect)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_scope.status(), 400);
+    assert!(bad_scope.text().await.unwrap().contains("fly_to_moon"));
+
     // A wrong client_id shows an error page instead of the consent form.
     let wrong = c
         .get(format!(
