@@ -249,6 +249,14 @@ impl GraphError {
         matches!(self, Self::TokenExpired(_) | Self::TokenInvalid(_))
     }
 
+    /// For throttling, how long Meta asked to wait; schedule the retry then.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// `true` when retrying later may succeed (transient or throttled).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient { .. } | Self::Throttled { .. })
@@ -347,10 +355,8 @@ mod tests {
             r#"{"error":{"message":"(#80004) There have been too many calls to this ad-account.","type":"OAuthException","code":80004,"error_subcode":2446079,"fbtrace_id":"x"}}"#,
             &usage,
         );
-        let GraphError::Throttled { retry_after, .. } = e else {
-            panic!("expected Throttled")
-        };
-        assert_eq!(retry_after, Duration::from_secs(180));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(180)));
+        assert!(e.is_retryable());
     }
 
     #[test]

@@ -246,6 +246,15 @@ impl Session {
             .await
     }
 
+    /// The client business of a Business Integration System User token
+    /// (`GET /me?fields=client_business_id`); `None` for other tokens.
+    pub async fn client_business_id(&self) -> Result<Option<String>, GraphError> {
+        let me: Me = self
+            .call(&GraphRequest::get("me").query("fields", "id,client_business_id"))
+            .await?;
+        Ok(me.client_business_id)
+    }
+
     /// `GET /me/permissions`: every permission and its status.
     pub async fn permissions(&self) -> Result<Vec<Permission>, GraphError> {
         self.all(GraphRequest::get("me/permissions")).await

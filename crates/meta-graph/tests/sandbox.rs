@@ -165,6 +165,11 @@ async fn oauth_dialog_code_exchange_long_lived_and_debug_token() {
     let session = e.client.session(long.access_token.clone());
     let me = session.me().await.unwrap();
     assert_eq!(me.id, user_id);
+    assert_eq!(
+        session.client_business_id().await.unwrap(),
+        None,
+        "a plain user token"
+    );
     let perms = session.permissions().await.unwrap();
     assert!(
         perms
@@ -1073,4 +1078,31 @@ async fn stream_yields_every_item_lazily() {
     let got: BTreeSet<String> = items.into_iter().map(|a| a.id).collect();
     let want: BTreeSet<String> = biz.owned_ad_account_ids.into_iter().collect();
     assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn whatsapp_accounts_and_numbers_of_a_business() {
+    let e = env().await;
+    let summary = e.sb.summary();
+    let session = e.client.session(e.token().await).with_page_limit(1);
+    for biz in &summary.businesses {
+        let wabas = session.wabas(&biz.id).await.unwrap();
+        let expected: BTreeSet<&String> = summary
+            .wabas
+            .iter()
+            .filter(|w| w.business_id == biz.id)
+            .map(|w| &w.id)
+            .collect();
+        let owned: BTreeSet<&String> = wabas
+            .iter()
+            .filter(|w| w.ownership == meta_graph::whatsapp::Ownership::Owned)
+            .map(|w| &w.id)
+            .collect();
+        assert_eq!(owned, expected, "owned WABAs of {}", biz.id);
+    }
+    let waba = &summary.wabas[0];
+    let numbers = session.phone_numbers(&waba.id).await.unwrap();
+    let ids: BTreeSet<&String> = numbers.iter().map(|n| &n.id).collect();
+    assert_eq!(ids, waba.phone_number_ids.iter().collect());
+    assert!(numbers.iter().all(|n| n.display_phone_number.is_some()));
 }
