@@ -812,6 +812,22 @@ async fn signed_webhooks_parse_into_typed_whatsapp_events() {
     };
     assert_eq!(*code, 131047);
     assert!(meta.fbtrace_id.is_some());
+
+    // A marketing opt-out arrives as user_preferences.
+    e.control(
+        "/user-preferences",
+        json!({"phone_number_id": phone_id, "from": "5491155550123", "value": "stop"}),
+    )
+    .await;
+    let pref = rx
+        .next(|c| match c {
+            ChangeValue::UserPreferences(p) => p.user_preferences.into_iter().next(),
+            _ => None,
+        })
+        .await;
+    assert_eq!(pref.value.as_deref(), Some("stop"));
+    assert_eq!(pref.wa_id.as_deref(), Some("5491155550123"));
+    assert_eq!(pref.category.as_deref(), Some("marketing_messages"));
 }
 
 #[tokio::test]
@@ -859,6 +875,32 @@ async fn template_lifecycle_create_review_edit_delete() {
         update.message_template_name.as_deref(),
         Some("crm_followup_1")
     );
+
+    // Quality and category changes arrive as their own typed webhooks.
+    e.control(
+        &format!("/templates/{}/quality", created.id),
+        json!({"score": "YELLOW"}),
+    )
+    .await;
+    let quality = rx
+        .next(|c| match c {
+            ChangeValue::TemplateQuality(q) if q.message_template_id == created.id => Some(q),
+            _ => None,
+        })
+        .await;
+    assert_eq!(quality.new_quality_score.as_deref(), Some("YELLOW"));
+    e.control(
+        &format!("/templates/{}/category", created.id),
+        json!({"category": "MARKETING"}),
+    )
+    .await;
+    let category = rx
+        .next(|c| match c {
+            ChangeValue::TemplateCategory(q) if q.message_template_id == created.id => Some(q),
+            _ => None,
+        })
+        .await;
+    assert_eq!(category.new_category.as_deref(), Some("MARKETING"));
 
     let edit = TemplateEdit {
         components: Some(vec![TemplateComponent {
