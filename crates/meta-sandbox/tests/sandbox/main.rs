@@ -6,5 +6,6 @@ mod capi;
 mod common;
 mod leads;
 mod marketing;
+mod misc;
 mod oauth;
 mod whatsapp;
