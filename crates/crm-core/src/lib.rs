@@ -2,6 +2,7 @@
 //! server turns requests into calls on these services, and each service does
 //! its writes, its audit row and its outbox events in one transaction.
 
+pub mod automation;
 pub mod error;
 pub mod roles;
 pub mod secrets;
