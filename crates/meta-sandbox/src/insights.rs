@@ -620,6 +620,67 @@ fn selection(sel: Option<&[FieldSel]>) -> GResult<Vec<FieldSel>> {
     Ok(sel)
 }
 
+/// Most rows a single insights request may produce, like Meta's "reduce the amount of data".
+pub const MAX_ROWS: usize = 100_000;
+
+/// Aggregated, filtered and ordered rows, not yet rendered.
+struct Computed {
+    q: Query,
+    sel: Vec<FieldSel>,
+    entries: Vec<((usize, usize), Facts)>,
+}
+
+fn compute(
+    app: &App,
+    target: Obj,
+    params: &[(String, String)],
+    sel: Option<&[FieldSel]>,
+) -> GResult<Computed> {
+    let sel = selection(sel)?;
+    let q = build_query(app, target, params)?;
+    let mut groups: Vec<usize> = q.ads.iter().map(|a| group_key(app, q.level, *a)).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    if groups.len().saturating_mul(q.buckets.len()) > MAX_ROWS {
+        return Err(GraphError::new(
+            1,
+            "OAuthException",
+            "Please reduce the amount of data you're asking for, then retry your request",
+        )
+        .with_subcode(99)
+        .transient());
+    }
+    auto_restate(app);
+    let agg = aggregate(app, &q);
+    let cur_exp = 10f64
+        .powi(crate::util::currency_exponent(app.world.ad_accounts[q.account].currency) as i32);
+    let mut entries: Vec<((usize, usize), Facts)> = agg
+        .into_iter()
+        .filter(|(_, f)| {
+            q.metric_filters.iter().all(|(field, op, v)| {
+                let actual = match field.as_str() {
+                    "spend" => f.spend as f64 / cur_exp,
+                    "impressions" => f.impressions as f64,
+                    "clicks" => f.clicks as f64,
+                    _ => f.reach as f64,
+                };
+                match op.as_str() {
+                    "GREATER_THAN" => actual > *v,
+                    "LESS_THAN" => actual < *v,
+                    "GREATER_THAN_OR_EQUAL" => actual >= *v,
+                    "LESS_THAN_OR_EQUAL" => actual <= *v,
+                    _ => (actual - v).abs() < 1e-9,
+                }
+            })
+        })
+        .collect();
+    // With several buckets, rows are listed by date, then object.
+    if q.buckets.len() > 1 {
+        entries.sort_by_key(|((_, b), _)| q.buckets[*b].0);
+    }
+    Ok(Computed { q, sel, entries })
+}
+
 /// Computes all insight rows for a target.
 pub fn rows(
     app: &App,
@@ -627,43 +688,11 @@ pub fn rows(
     params: &[(String, String)],
     sel: Option<&[FieldSel]>,
 ) -> GResult<Vec<Value>> {
-    let sel = selection(sel)?;
-    let q = build_query(app, target, params)?;
-    auto_restate(app);
-    let agg = aggregate(app, &q);
-    let mut out = Vec::with_capacity(agg.len());
-    let cur_exp = 10f64
-        .powi(crate::util::currency_exponent(app.world.ad_accounts[q.account].currency) as i32);
-    'rows: for ((g, b), f) in &agg {
-        for (field, op, v) in &q.metric_filters {
-            let actual = match field.as_str() {
-                "spend" => f.spend as f64 / cur_exp,
-                "impressions" => f.impressions as f64,
-                "clicks" => f.clicks as f64,
-                _ => f.reach as f64,
-            };
-            let ok = match op.as_str() {
-                "GREATER_THAN" => actual > *v,
-                "LESS_THAN" => actual < *v,
-                "GREATER_THAN_OR_EQUAL" => actual >= *v,
-                "LESS_THAN_OR_EQUAL" => actual <= *v,
-                _ => (actual - v).abs() < 1e-9,
-            };
-            if !ok {
-                continue 'rows;
-            }
-        }
-        out.push(row(app, &q, *g, *b, f, &sel)?);
-    }
-    // Rows grouped by time first when time_increment splits, as Meta lists them by date then object.
-    if q.buckets.len() > 1 {
-        out.sort_by(|a, b| {
-            let ka = a.get("date_start").and_then(|v| v.as_str()).unwrap_or("");
-            let kb = b.get("date_start").and_then(|v| v.as_str()).unwrap_or("");
-            ka.cmp(kb)
-        });
-    }
-    Ok(out)
+    let c = compute(app, target, params, sel)?;
+    c.entries
+        .iter()
+        .map(|((g, b), f)| row(app, &c.q, *g, *b, f, &c.sel))
+        .collect()
 }
 
 /// `GET /{object}/insights` (also used for nested `insights{...}` fields and report runs).
@@ -719,10 +748,14 @@ pub fn edge(
         }
         _ => sel,
     };
-    let data = rows(app, target, &merged, sel)?;
-    let (slice, paging) = graph::paginate(data, &merged, ctx, 25)?;
+    let Computed { q, sel, entries } = compute(app, target, &merged, sel)?;
+    let (slice, paging) = graph::paginate(entries, &merged, ctx, 25)?;
+    let data = slice
+        .iter()
+        .map(|((g, b), f)| row(app, &q, *g, *b, f, &sel))
+        .collect::<GResult<Vec<Value>>>()?;
     let mut m = Map::new();
-    m.insert("data".into(), Value::Array(slice));
+    m.insert("data".into(), Value::Array(data));
     m.insert(
         "paging".into(),
         if paging.as_object().is_some_and(|o| o.is_empty()) {

@@ -385,3 +385,30 @@ async fn manual_statuses_and_username_only_inbound() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_world_serves_and_refuses_oversized_insights() {
+    let sb = meta_sandbox::Sandbox::start(meta_sandbox::SandboxConfig {
+        world: meta_sandbox::WorldSize::large(),
+        today: Some(today()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let t = token(&sb);
+    let base = sb.base_url();
+    let act = sb.world().ad_accounts[0].act_id();
+    assert_eq!(sb.world().ad_accounts[0].campaigns.len(), 1000);
+    let page = get(&c, &format!("{base}/v25.0/{act}/campaigns?fields=id,name&limit=100&summary=total_count&access_token={t}")).await;
+    assert_eq!(page.json["data"].as_array().unwrap().len(), 100);
+    assert!(page.json["paging"]["next"].is_string());
+    // 3,000 ads x 365 daily rows is too much for one request, as on Meta.
+    let r = get(&c, &format!("{base}/v25.0/{act}/insights?level=ad&time_increment=1&date_preset=maximum&access_token={t}")).await;
+    assert_eq!(assert_error(&r), (1, Some(99)));
+    // A year of daily account rows is fine.
+    let r = get(&c, &format!("{base}/v25.0/{act}/insights?time_increment=1&date_preset=maximum&limit=400&access_token={t}")).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(r.json["data"].as_array().unwrap().len() > 300);
+    sb.shutdown().await;
+}
