@@ -22,8 +22,23 @@ pub async fn fresh_database_url(dir: &std::path::Path) -> Result<String, DbErr> 
         Ok(admin) if admin.starts_with("postgres") => {
             let name = format!("crm_test_{}", uuid::Uuid::new_v4().simple());
             let conn = Database::connect(admin.as_str()).await?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
+            // Concurrent CREATE DATABASE calls can collide on the template
+            // database; try a few times.
+            let mut attempt = 0;
+            loop {
+                match conn
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(e) if attempt < 5 => {
+                        attempt += 1;
+                        tracing::debug!("CREATE DATABASE retry {attempt}: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             conn.close().await?;
             let base = match admin.rfind('/') {
                 Some(i) if admin[..i].contains("//") && i > admin.find("//").unwrap_or(0) + 1 => {

@@ -51,6 +51,18 @@ pub enum Command {
     User(UserCmd),
     /// Print the OpenAPI document.
     Openapi,
+    /// Write a consistent copy of a SQLite database while the server runs
+    /// (for PostgreSQL, use pg_dump; see docs/operations.md).
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where to write the copy (must not exist yet).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +276,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi => {
             print!("{}", crate::routes::openapi_json());
         }
+        Command::Backup(a) => backup(&a).await?,
     }
+    Ok(())
+}
+
+/// `VACUUM INTO` copies a live SQLite database consistently (it reads one
+/// snapshot, so writers keep going).
+async fn backup(a: &BackupArgs) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    if !a.db.database_url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "crm backup copies SQLite databases; for PostgreSQL run: pg_dump -Fc \"$DATABASE_URL\" > crm.dump"
+        );
+    }
+    if a.out.exists() {
+        anyhow::bail!("{} already exists; choose a new file", a.out.display());
+    }
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let db = crm_db::connect(&a.db.database_url, 1).await?;
+    let target = a.out.to_string_lossy().replace('\'', "''");
+    db.execute_unprepared(&format!("VACUUM INTO '{target}'"))
+        .await?;
+    let size = std::fs::metadata(&a.out)?.len();
+    println!("backup written to {} ({} bytes)", a.out.display(), size);
     Ok(())
 }

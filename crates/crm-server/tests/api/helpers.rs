@@ -13,6 +13,7 @@ struct Wrap {
 
 pub struct TestApp {
     pub url: String,
+    pub database_url: String,
     pub server: Option<RunningServer>,
     _dir: TempDir,
 }
@@ -40,6 +41,20 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let dir = std::env::temp_dir().join(format!("crm-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = crm_db::testing::fresh_database_url(&dir).await.unwrap();
+    start_app(url, TempDir(dir), extra).await
+}
+
+/// A server on an existing database (the folder stays owned by the caller).
+pub async fn spawn_app_on(url: &str, dir: &TempDir) -> TestApp {
+    let own = std::env::temp_dir().join(format!("crm-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&own).unwrap();
+    let _ = dir;
+    start_app(url.to_owned(), TempDir(own), &[]).await
+}
+
+async fn start_app(url: String, dir: TempDir, extra: &[&str]) -> TestApp {
+    let database_url = url.clone();
+    let dir_path = dir.0.clone();
     let mut argv = vec![
         "crm".to_owned(),
         "--database-url".into(),
@@ -47,7 +62,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--data-dir".into(),
-        dir.display().to_string(),
+        dir_path.display().to_string(),
         "--api-rate-per-sec".into(),
         "10000".into(),
         "--api-burst".into(),
@@ -60,8 +75,15 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let server = crm_server::server::start(args).await.unwrap();
     TestApp {
         url: format!("http://{}", server.addr),
+        database_url,
         server: Some(server),
-        _dir: TempDir(dir),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.0.clone()
     }
 }
 

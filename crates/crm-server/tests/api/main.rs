@@ -8,6 +8,7 @@ mod helpers;
 mod anonymous;
 mod audit;
 mod auth;
+mod cli;
 mod security;
 mod team;
 mod tokens;
