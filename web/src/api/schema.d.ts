@@ -15,7 +15,7 @@ export interface paths {
          * The audit log, newest first, with filters and cursor pagination (ceo/admin).
          *     Reading it is audited too.
          */
-        get: operations["get_audit"];
+        get: operations["listAudit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -69,7 +69,7 @@ export interface paths {
             cookie?: never;
         };
         /** The caller: user or token, tenant, role, permissions and CSRF token. */
-        get: operations["me"];
+        get: operations["getMe"];
         put?: never;
         post?: never;
         delete?: never;
@@ -86,13 +86,13 @@ export interface paths {
             cookie?: never;
         };
         /** Whether the first-run setup is still open. */
-        get: operations["status"];
+        get: operations["getSetupStatus"];
         put?: never;
         /**
          * First run: create the first tenant and its CEO, and sign in as the CEO.
          *     Refused with 409 once any user exists.
          */
-        post: operations["setup"];
+        post: operations["runSetup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -107,10 +107,10 @@ export interface paths {
             cookie?: never;
         };
         /** Users of the tenant (ceo/admin). */
-        get: operations["get_team"];
+        get: operations["listTeam"];
         put?: never;
         /** Add a user with a role and an initial password (ceo/admin; only a ceo grants ceo). */
-        post: operations["post_team"];
+        post: operations["createTeamMember"];
         delete?: never;
         options?: never;
         head?: never;
@@ -134,7 +134,7 @@ export interface paths {
          * Change a user's name, role or status. Disabling signs the user out at once;
          *     a role change applies to their very next request.
          */
-        patch: operations["patch_team_id"];
+        patch: operations["updateTeamMember"];
         trace?: never;
     };
     "/api/tenant": {
@@ -145,14 +145,14 @@ export interface paths {
             cookie?: never;
         };
         /** The caller's tenant. */
-        get: operations["get"];
+        get: operations["getTenant"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /** Change tenant settings: name, reporting currency, time zone, locale, country (ceo/admin). */
-        patch: operations["patch_tenant"];
+        patch: operations["updateTenant"];
         trace?: never;
     };
     "/api/tokens": {
@@ -163,10 +163,10 @@ export interface paths {
             cookie?: never;
         };
         /** API tokens of the tenant (ceo/admin). Secrets are never shown again. */
-        get: operations["get_tokens"];
+        get: operations["listApiTokens"];
         put?: never;
         /** Create an API token with a role (ceo/admin). */
-        post: operations["post_tokens"];
+        post: operations["createApiToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -184,7 +184,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke an API token; it stops working at once. */
-        delete: operations["revoke"];
+        delete: operations["revokeApiToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -395,7 +395,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    get_audit: {
+    listAudit: {
         parameters: {
             query?: {
                 /** @description Exact action, e.g. `user.create`. */
@@ -529,7 +529,7 @@ export interface operations {
             };
         };
     };
-    me: {
+    getMe: {
         parameters: {
             query?: never;
             header?: never;
@@ -556,7 +556,7 @@ export interface operations {
             };
         };
     };
-    status: {
+    getSetupStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -575,7 +575,7 @@ export interface operations {
             };
         };
     };
-    setup: {
+    runSetup: {
         parameters: {
             query?: never;
             header?: never;
@@ -615,7 +615,7 @@ export interface operations {
             };
         };
     };
-    get_team: {
+    listTeam: {
         parameters: {
             query?: never;
             header?: never;
@@ -650,7 +650,7 @@ export interface operations {
             };
         };
     };
-    post_team: {
+    createTeamMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -698,7 +698,7 @@ export interface operations {
             };
         };
     };
-    patch_team_id: {
+    updateTeamMember: {
         parameters: {
             query?: never;
             header?: never;
@@ -748,7 +748,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    getTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -775,7 +775,7 @@ export interface operations {
             };
         };
     };
-    patch_tenant: {
+    updateTenant: {
         parameters: {
             query?: never;
             header?: never;
@@ -814,7 +814,7 @@ export interface operations {
             };
         };
     };
-    get_tokens: {
+    listApiTokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -849,7 +849,7 @@ export interface operations {
             };
         };
     };
-    post_tokens: {
+    createApiToken: {
         parameters: {
             query?: never;
             header?: never;
@@ -888,7 +888,7 @@ export interface operations {
             };
         };
     };
-    revoke: {
+    revokeApiToken: {
         parameters: {
             query?: never;
             header?: never;
