@@ -6,6 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_foundation;
+mod m20261121_000030_marketing;
 mod m20261121_000040_hsm;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261121_000001_foundation::Migration),
+            Box::new(m20261121_000030_marketing::Migration),
             Box::new(m20261121_000040_hsm::Migration),
         ]
     }
