@@ -52,8 +52,8 @@ describe('API tokens through the UI', () => {
     const shown = page.getByRole('dialog', { name: 'Token created' });
     const secret = await shown.getByTestId('token-secret').inputValue();
     expect(secret.length).toBeGreaterThan(20);
-    await shown.getByRole('button', { name: 'Copy' }).click();
-    await shown.getByRole('button', { name: 'Copied' }).waitFor();
+    await shown.getByRole('button', { name: 'Copy', exact: true }).click();
+    await shown.getByRole('button', { name: 'Copied', exact: true }).waitFor();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
     await screenshot(page, 'tokens-02-secret');
 
@@ -68,7 +68,7 @@ describe('API tokens through the UI', () => {
     expect(await page.getByText(secret).count()).toBe(0);
 
     await row.getByRole('button', { name: 'Revoke Zapier' }).click();
-    await page.getByRole('dialog', { name: 'Revoke token' }).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog', { name: 'Revoke token' }).getByRole('button', { name: 'Revoke', exact: true }).click();
     await row.getByText('Revoked').waitFor();
     await screenshot(page, 'tokens-03-revoked');
 
