@@ -517,6 +517,23 @@ impl GraphClient {
                 meta: None,
             });
         }
+        if status == 429 {
+            // A bare 429 (a proxy, or Meta without an envelope): rejected, so safe to wait and retry.
+            let meta = MetaError {
+                message: format!("HTTP 429 from {} without an error envelope", url.path()),
+                http_status: status,
+                ..MetaError::default()
+            };
+            let retry_after = usage
+                .regain_access_after()
+                .filter(|d| !d.is_zero())
+                .unwrap_or(cfg.default_throttle_wait);
+            return Err(GraphError::Throttled {
+                retry_after,
+                meta: Box::new(meta),
+                usage: Box::new(usage),
+            });
+        }
         if !(200..300).contains(&status) {
             return Err(GraphError::UnexpectedResponse {
                 status,

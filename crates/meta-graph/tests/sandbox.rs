@@ -412,6 +412,19 @@ async fn permission_and_not_found_errors_are_typed() {
     let strong = e.client.session(e.token().await);
     let err = strong.ad_account("act_999999999999999").await.unwrap_err();
     assert!(matches!(err, GraphError::NotFound(_)), "{err:?}");
+
+    // Classification follows the code, not the HTTP status: a 500 carrying
+    // code 100 is a bad parameter and is not retried.
+    e.control(
+        "/faults",
+        json!({"path": "/me", "kind": "error", "code": 100, "http_status": 500, "count": 5}),
+    )
+    .await;
+    let before = e.requests_to("/me").await.len();
+    let err = strong.me().await.unwrap_err();
+    assert!(matches!(err, GraphError::InvalidParameter(_)), "{err:?}");
+    assert_eq!(err.meta().unwrap().http_status, 500);
+    assert_eq!(e.requests_to("/me").await.len(), before + 1);
 }
 
 #[tokio::test]
