@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod error;
+pub mod metrics;
 pub mod roles;
 pub mod secrets;
 pub mod services;
