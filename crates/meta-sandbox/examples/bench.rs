@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let sb = Sandbox::start(SandboxConfig {
         world: size,
+        enable_control: true,
         ..Default::default()
     })
     .await?;
@@ -53,6 +54,14 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(conc)
         .build()?;
+    // Measure throughput, not the simulated rate limits.
+    let budgets = serde_json::json!({"app_calls_per_window": u32::MAX, "account_calls_per_window": u32::MAX, "user_calls_per_window": u32::MAX});
+    client
+        .post(format!("{}/_sandbox/config", sb.base_url()))
+        .json(&budgets)
+        .send()
+        .await?
+        .error_for_status()?;
     for (name, url) in cases {
         let done = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));

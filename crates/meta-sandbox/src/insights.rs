@@ -67,7 +67,7 @@ const PRESETS: &[&str] = &[
     "data_maximum",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Account,
     Campaign,
@@ -420,9 +420,43 @@ fn group_key(app: &App, level: Level, ad: usize) -> usize {
 }
 
 /// Aggregated facts per (group, bucket), only groups with delivery.
-fn aggregate(app: &App, q: &Query) -> BTreeMap<(usize, usize), Facts> {
-    let w = &app.world;
+pub type Aggregate = BTreeMap<(usize, usize), Facts>;
+
+/// Memoised aggregates, keyed by a hash of the query and the restatements.
+pub type Cache = std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<Aggregate>>>;
+
+/// Aggregates, memoised: the facts are a pure function of (ads, level, buckets, restatements).
+fn aggregate_cached(app: &App, q: &Query) -> std::sync::Arc<Aggregate> {
+    use std::hash::{Hash, Hasher};
     let restatements = app.lock().restatements.clone();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    q.ads.hash(&mut h);
+    q.level.hash(&mut h);
+    q.buckets.hash(&mut h);
+    for (d, f) in &restatements {
+        d.hash(&mut h);
+        f.to_bits().hash(&mut h);
+    }
+    let key = h.finish();
+    if let Some(hit) = app
+        .insights_cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+    {
+        return hit.clone();
+    }
+    let agg = std::sync::Arc::new(aggregate(app, q, &restatements));
+    let mut cache = app.insights_cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= 512 {
+        cache.clear();
+    }
+    cache.insert(key, agg.clone());
+    agg
+}
+
+fn aggregate(app: &App, q: &Query, restatements: &[(i64, f64)]) -> Aggregate {
+    let w = &app.world;
     let max_day = i64::from(w.size.days) - 1;
     let mut out: BTreeMap<(usize, usize), Facts> = BTreeMap::new();
     for &ad in &q.ads {
@@ -439,7 +473,7 @@ fn aggregate(app: &App, q: &Query) -> BTreeMap<(usize, usize), Facts> {
             }
             let mut acc = Facts::default();
             for d in lo..=hi {
-                acc.add(&w.ad_day_restated(ad, d, &restatements));
+                acc.add(&w.ad_day_restated(ad, d, restatements));
             }
             if acc.impressions > 0 || acc.spend > 0 {
                 out.entry((g, bi)).or_default().add(&acc);
@@ -651,11 +685,12 @@ fn compute(
         .transient());
     }
     auto_restate(app);
-    let agg = aggregate(app, &q);
+    let agg = aggregate_cached(app, &q);
     let cur_exp = 10f64
         .powi(crate::util::currency_exponent(app.world.ad_accounts[q.account].currency) as i32);
     let mut entries: Vec<((usize, usize), Facts)> = agg
-        .into_iter()
+        .iter()
+        .map(|(k, f)| (*k, *f))
         .filter(|(_, f)| {
             q.metric_filters.iter().all(|(field, op, v)| {
                 let actual = match field.as_str() {

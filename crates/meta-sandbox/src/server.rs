@@ -39,6 +39,7 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub base_url: String,
     pub spent_cache: Mutex<std::collections::HashMap<usize, i64>>,
+    pub insights_cache: crate::insights::Cache,
     trace: AtomicU64,
 }
 
@@ -82,6 +83,7 @@ impl Inner {
             http,
             base_url,
             spent_cache: Mutex::new(std::collections::HashMap::new()),
+            insights_cache: Mutex::new(std::collections::HashMap::new()),
             trace: AtomicU64::new(1),
         }))
     }

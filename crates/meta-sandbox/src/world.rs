@@ -1027,7 +1027,8 @@ impl World {
         if h % 100 < 6 {
             return Facts::default();
         }
-        let weekday = self.date_of(day).weekday().num_days_from_monday();
+        let weekday =
+            (i64::from(self.start_date.weekday().num_days_from_monday()) + day).rem_euclid(7);
         let wf = [1.05, 1.12, 1.1, 1.04, 0.98, 0.74, 0.68][weekday as usize];
         let noise = 0.7 + 0.6 * unit(mix(h ^ 1));
         let spend_f = c.daily_minor * ad.share * wf * noise;
