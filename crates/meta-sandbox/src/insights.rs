@@ -447,11 +447,14 @@ fn aggregate_cached(app: &App, q: &Query) -> std::sync::Arc<Aggregate> {
         return hit.clone();
     }
     let agg = std::sync::Arc::new(aggregate(app, q, &restatements));
-    let mut cache = app.insights_cache.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= 512 {
-        cache.clear();
+    // Only small aggregates are kept, so the cache stays within a few tens of MB.
+    if agg.len() <= 2_000 {
+        let mut cache = app.insights_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(key, agg.clone());
     }
-    cache.insert(key, agg.clone());
     agg
 }
 
