@@ -145,6 +145,23 @@ describe('app shell', () => {
     expect(localStorage.getItem('crm.lang')).toBe('en');
   });
 
+  it('returns to login when the server ends the session mid-use (401 on a data request)', async () => {
+    let alive = true;
+    installFakeApi({
+      'GET /api/setup': ready,
+      'GET /api/auth/me': () => (alive ? { status: 200, body: sessionFor('ceo', CEO_PERMISSIONS) } : anonymous({} as never)),
+      'GET /api/team': () => anonymous({} as never),
+    });
+    const { router } = renderApp('/');
+    const user = userEvent.setup({ delay: null });
+    await screen.findByRole('heading', { name: 'Hola, Ana' });
+    alive = false;
+    await user.click(sidebar().getByRole('link', { name: 'Equipo' }));
+    await screen.findByRole('heading', { name: 'Inicia sesión' });
+    expect(router.state.location.pathname).toBe('/login');
+    expect(router.state.location.search).toBe('?next=%2Fteam');
+  });
+
   it('shows a 404 page for unknown paths inside the app', async () => {
     installFakeApi({ 'GET /api/setup': ready, 'GET /api/auth/me': () => ({ status: 200, body: sessionFor('seller', SELLER_PERMISSIONS) }) });
     renderApp('/no/such/page');

@@ -43,8 +43,10 @@ export function acceptSession(client: QueryClient, info: SessionInfo): void {
 /** Forget everything cached for the previous user. */
 export function clearSession(client: QueryClient): void {
   setCsrfToken(null);
-  client.removeQueries({ predicate: (q) => q.queryKey[0] !== SETUP_KEY[0] });
+  // Keep the session query itself (mounted gates observe it) and set it to
+  // null; drop every other cached answer, which belonged to the old user.
   client.setQueryData(SESSION_KEY, null);
+  client.removeQueries({ predicate: (q) => q.queryKey[0] !== SETUP_KEY[0] && q.queryKey[0] !== SESSION_KEY[0] });
 }
 
 /**
