@@ -332,7 +332,18 @@ async fn graph_handler(AxState(app): AxState<App>, req: Request) -> Response {
             req.method = m;
         }
     }
-    let resp = dispatch(&app, req).await;
+    let version = req
+        .segs
+        .first()
+        .filter(|s| {
+            s.starts_with('v')
+                && s.contains('.')
+                && s[1..].split('.').all(|p| p.parse::<u32>().is_ok())
+        })
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    let mut resp = dispatch(&app, req).await;
+    resp.headers.push(("facebook-api-version".into(), version));
     {
         let mut st = app.lock();
         st.log_request(RequestLog {

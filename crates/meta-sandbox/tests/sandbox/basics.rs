@@ -12,6 +12,7 @@ async fn versions_tokens_and_error_envelope() {
 
     let me = get(&c, &format!("{base}/v25.0/me?access_token={t}")).await;
     assert_eq!(me.status, 200);
+    assert_eq!(me.headers["facebook-api-version"], "v25.0");
     assert_eq!(me.json["id"], json!(sb.world().users[0].id));
     assert_eq!(me.json["name"], json!("Ana Sandbox"));
 
