@@ -97,6 +97,8 @@ pub struct SentMessage {
     pub status: String,
     pub statuses: Vec<StatusEvent>,
     pub created_at: i64,
+    /// Whether the customer-service window was open when it was sent (pricing).
+    pub in_window: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1051,6 +1051,7 @@ pub fn send_message(app: &App, req: &GraphReq, phone: usize) -> GResult<Value> {
         status: "accepted".into(),
         statuses: vec![],
         created_at: now,
+        in_window,
     };
     {
         let mut st = app.lock();
@@ -1139,7 +1140,7 @@ pub fn emit_status(app: &App, wamid: &str, status: &str, err: Option<&GraphError
         .position(|p| p.id == m.phone_number_id)
         .unwrap_or(0);
     let waba = app.world.phones[phone_idx].waba;
-    let payload = status_payload(app, phone_idx, &m, status, err, m.category == "service");
+    let payload = status_payload(app, phone_idx, &m, status, err, m.in_window);
     let subscribed = app.lock().waba_subscriptions.contains(&waba);
     Ok(crate::webhooks::emit(
         app,
