@@ -4,11 +4,13 @@ import { ALL_NAV, FEATURES } from './features';
 import { AppLayout } from './layout/AppLayout';
 import { RequirePermission, RequireSession, SetupGate } from './gates';
 import { NotFoundPage } from './NotFoundPage';
+import { RouteErrorPage } from './RouteErrorPage';
 
 export function appRoutes(): RouteObject[] {
   return [
     {
       element: <SetupGate />,
+      errorElement: <RouteErrorPage />,
       children: [
         { path: '/setup', element: <SetupPage /> },
         { path: '/login', element: <LoginPage /> },

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { Suspense, useMemo, useState } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Menu } from 'lucide-react';
@@ -8,6 +8,7 @@ import { useSession } from '../../shared/session';
 import { BrandMark } from '../../shared/Brand';
 import { LanguageSwitch } from '../../shared/LanguageSwitch';
 import { UserMenu } from './UserMenu';
+import { LoadingState } from '../../shared/ui';
 
 const SECTIONS: NavSection[] = ['main', 'settings'];
 
@@ -73,7 +74,10 @@ export function AppLayout({ nav }: { nav: NavItem[] }) {
             </div>
           </header>
           <main className="content">
-            <Outlet />
+            {/* Features may lazy-load their pages (React.lazy); this covers the wait. */}
+            <Suspense fallback={<LoadingState />}>
+              <Outlet />
+            </Suspense>
           </main>
         </div>
       </div>
