@@ -314,25 +314,28 @@ async fn automatic_review_after_delay() {
         .json::<Value>()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let a = get(
-        &c,
-        &format!(
-            "{base}/v25.0/{}?fields=status&access_token={t}",
-            a["id"].as_str().unwrap()
-        ),
-    )
-    .await;
-    let b = get(
-        &c,
-        &format!(
-            "{base}/v25.0/{}?fields=status,rejected_reason&access_token={t}",
-            b["id"].as_str().unwrap()
-        ),
-    )
-    .await;
-    assert_eq!(a.json["status"], json!("APPROVED"));
-    assert_eq!(b.json["status"], json!("REJECTED"));
+    let a_url = format!(
+        "{base}/v25.0/{}?fields=status&access_token={t}",
+        a["id"].as_str().unwrap()
+    );
+    let b_url = format!(
+        "{base}/v25.0/{}?fields=status,rejected_reason&access_token={t}",
+        b["id"].as_str().unwrap()
+    );
+    // Reviewed within a few polls (the delay is 50 ms); give a loaded machine some slack.
+    let mut done = (json!(null), json!(null));
+    for _ in 0..100 {
+        done = (
+            get(&c, &a_url).await.json["status"].clone(),
+            get(&c, &b_url).await.json["status"].clone(),
+        );
+        if done.0 != json!("PENDING") && done.1 != json!("PENDING") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done.0, json!("APPROVED"));
+    assert_eq!(done.1, json!("REJECTED"));
     sb.shutdown().await;
 }
 
@@ -539,7 +542,10 @@ async fn sending_rules_statuses_and_inbound() {
     )
     .await;
     let mut codes = vec![];
-    for i in 0..8 {
+    for i in 0..30 {
+        if codes.contains(&130429) {
+            break;
+        }
         let mut b = tpl("bienvenida", vec!["Ana"]);
         b["to"] = json!(format!("54911888800{i:02}"));
         let r = send(&c, &base, &w.phone, &t, b).await;
