@@ -85,18 +85,14 @@ pub fn account_of(app: &App, o: Obj) -> Option<usize> {
 /// Whether the caller may see a node.
 pub fn visible(app: &App, caller: &Caller, n: &Node) -> bool {
     let w = &app.world;
+    let bizs = caller.businesses(w);
     let page_visible = |p: usize| match caller {
         Caller::App => false,
         Caller::Token(t) if t.kind == TokenKind::Page => t.page == Some(p),
-        Caller::Token(t) => t
-            .user
-            .is_some_and(|u| w.users[u].businesses.contains(&w.pages[p].business)),
+        Caller::Token(_) => bizs.contains(&w.pages[p].business),
     };
-    let user_biz = |b: usize| {
-        caller
-            .user()
-            .is_some_and(|u| w.users[u].businesses.contains(&b))
-    };
+    let user_biz = |b: usize| bizs.contains(&b);
+    let accounts = || w.accounts_of(&bizs);
     match n {
         Node::W(Obj::App) => true,
         Node::W(Obj::User(u)) => caller.user() == Some(*u),
@@ -111,9 +107,7 @@ pub fn visible(app: &App, caller: &Caller, n: &Node) -> bool {
             let Some(a) = account_of(app, *o) else {
                 return false;
             };
-            caller
-                .user()
-                .is_some_and(|u| w.user_accounts(u).contains(&a))
+            accounts().contains(&a)
         }
         Node::W(Obj::Page(p)) => page_visible(*p),
         Node::W(Obj::Form(f)) => page_visible(w.forms[*f].page),
@@ -130,11 +124,7 @@ pub fn visible(app: &App, caller: &Caller, n: &Node) -> bool {
         }
         Node::Run(id) => {
             let acct = app.lock().report_runs.get(id).map(|r| r.account);
-            acct.is_some_and(|a| {
-                caller
-                    .user()
-                    .is_some_and(|u| w.user_accounts(u).contains(&a))
-            })
+            acct.is_some_and(|a| accounts().contains(&a))
         }
     }
 }
@@ -429,7 +419,14 @@ fn scalars(app: &App, caller: &Caller, n: &Node) -> Map<String, Value> {
             put("last_name", json!(last));
             put("short_name", json!(first));
             // Only Business Integration System User tokens carry a client business.
-            put("client_business_id", Value::Null);
+            put(
+                "client_business_id",
+                caller
+                    .token()
+                    .and_then(|t| t.business)
+                    .map(|b| json!(w.businesses[b].id))
+                    .unwrap_or(Value::Null),
+            );
         }
         Node::W(Obj::Business(b)) => {
             let b = &w.businesses[*b];
@@ -447,9 +444,7 @@ fn scalars(app: &App, caller: &Caller, n: &Node) -> Map<String, Value> {
         }
         Node::W(Obj::AdAccount(a)) => {
             let acct = &w.ad_accounts[*a];
-            let owner_view = caller
-                .user()
-                .is_some_and(|u| w.users[u].businesses.contains(&acct.owner));
+            let owner_view = caller.businesses(w).contains(&acct.owner);
             put("id", json!(acct.act_id()));
             put("account_id", json!(acct.account_id));
             put("name", json!(acct.name));
@@ -837,8 +832,7 @@ fn page_token_for(app: &App, caller: &Caller, p: usize) -> Option<String> {
                 .map(|(k, _)| k.clone())
         })?;
     }
-    let u = t.user?;
-    if !app.world.user_pages(u).contains(&p) {
+    if !app.world.pages_of(&t.businesses(&app.world)).contains(&p) {
         return None;
     }
     Some(crate::oauth::issue_page_token(app, t, p))
@@ -1152,32 +1146,32 @@ pub fn edge_get(
             caller.require_any(&ads_scopes)?;
             crate::insights::edge(app, caller, node, params, sel, ctx)
         }
-        (Node::W(Obj::User(u)), "businesses") => {
+        (Node::W(Obj::User(_)), "businesses") => {
             caller.require_any(&["business_management"])?;
-            let nodes = w.users[*u]
-                .businesses
+            let nodes = caller
+                .businesses(w)
                 .iter()
                 .map(|b| wa(Obj::Business(*b)))
                 .collect();
             list_nodes(app, req, caller, nodes, params, sel, ctx, 25)
         }
-        (Node::W(Obj::User(u)), "adaccounts") => {
+        (Node::W(Obj::User(_)), "adaccounts") => {
             caller.require_any(&["ads_read", "ads_management", "business_management"])?;
             let nodes = w
-                .user_accounts(*u)
+                .accounts_of(&caller.businesses(w))
                 .into_iter()
                 .map(|a| wa(Obj::AdAccount(a)))
                 .collect();
             list_nodes(app, req, caller, nodes, params, sel, ctx, 25)
         }
-        (Node::W(Obj::User(u)), "accounts") => {
+        (Node::W(Obj::User(_)), "accounts") => {
             caller.require_any(&[
                 "pages_show_list",
                 "pages_read_engagement",
                 "pages_manage_metadata",
             ])?;
             let nodes = w
-                .user_pages(*u)
+                .pages_of(&caller.businesses(w))
                 .into_iter()
                 .map(|p| wa(Obj::Page(p)))
                 .collect();

@@ -76,6 +76,34 @@ pub fn issue_user_token(
         invalidated: false,
         revoked: false,
         long_lived,
+        business: None,
+    };
+    app.lock().tokens.insert(token.clone(), rec);
+    token
+}
+
+/// A Business Integration System User token: limited to one client business, never expires.
+pub fn issue_system_user_token(
+    app: &App,
+    user: usize,
+    business: usize,
+    scopes: Vec<String>,
+) -> String {
+    let token = new_secret(app, "EAASbxSu");
+    let now = app.now();
+    let rec = TokenRec {
+        token: token.clone(),
+        kind: TokenKind::SystemUser,
+        user: Some(user),
+        page: None,
+        scopes,
+        issued_at: now,
+        expires_at: 0,
+        data_access_expires_at: 0,
+        invalidated: false,
+        revoked: false,
+        long_lived: true,
+        business: Some(business),
     };
     app.lock().tokens.insert(token.clone(), rec);
     token
@@ -112,6 +140,7 @@ pub fn issue_page_token(app: &App, user_token: &TokenRec, page: usize) -> String
         invalidated: false,
         revoked: false,
         long_lived: user_token.long_lived,
+        business: user_token.business,
     };
     app.lock().tokens.insert(token.clone(), rec);
     token
@@ -232,6 +261,25 @@ pub async fn dialog(
         .iter()
         .map(|s| format!("<li>{}</li>", esc(s)))
         .collect();
+    // Facebook Login for Business: pick the business to connect.
+    let businesses = if q.get("config_id").is_some_and(|c| !c.trim().is_empty()) {
+        let radios: String = w
+            .businesses
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                format!(
+                    "<label class=\"business\"><input type=\"radio\" name=\"business_id\" value=\"{}\"{}> {}</label><br>",
+                    esc(&b.id),
+                    if i == 0 { " checked" } else { "" },
+                    esc(&b.name)
+                )
+            })
+            .collect();
+        format!("<fieldset><legend>Business to connect</legend>\n{radios}</fieldset>")
+    } else {
+        String::new()
+    };
     let hidden: String = [
         "client_id",
         "redirect_uri",
@@ -262,6 +310,7 @@ pub async fn dialog(
 {hidden}
 <fieldset><legend>Continue as</legend>
 {users}</fieldset>
+{businesses}
 <p>The app will receive:</p><ul id="permissions">{perms}</ul>
 <button type="submit" name="action" value="continue" class="primary" id="continue">Continue</button>
 <button type="submit" name="action" value="cancel" id="cancel">Cancel</button>
@@ -338,8 +387,25 @@ pub async fn confirm(
         },
         None => 0,
     };
+    // Facebook Login for Business with a configuration: the person also picks the client business,
+    // and the code exchange yields a Business Integration System User token for it.
+    let business = match f.get("config_id").filter(|c| !c.trim().is_empty()) {
+        None => None,
+        Some(_) => {
+            let b = match f.get("business_id") {
+                Some(id) => w.businesses.iter().position(|b| &b.id == id),
+                None => w.users[user].businesses.first().copied(),
+            };
+            match b {
+                Some(b) if w.users[user].businesses.contains(&b) => Some(b),
+                _ => {
+                    return html_error("Error", "The selected person cannot manage that business.");
+                }
+            }
+        }
+    };
     let rt = f.get("response_type").map(|s| s.as_str()).unwrap_or("code");
-    if rt == "token" {
+    if rt == "token" && business.is_none() {
         let token = issue_user_token(&app, user, scopes, SHORT_LIVED_SECS, false);
         let mut frag_params = vec![
             ("access_token", token.as_str()),
@@ -358,6 +424,7 @@ pub async fn confirm(
         code.clone(),
         CodeRec {
             user,
+            business,
             scopes,
             redirect_uri: redirect.clone(),
             created_at: app.now(),
@@ -465,8 +532,12 @@ pub fn access_token(app: &App, req: &GraphReq) -> GResult<Value> {
                 .with_subcode(36008));
             }
             rec.used = true;
-            let (user, scopes) = (rec.user, rec.scopes.clone());
+            let (user, scopes, business) = (rec.user, rec.scopes.clone(), rec.business);
             drop(st);
+            if let Some(b) = business {
+                let token = issue_system_user_token(app, user, b, scopes);
+                return Ok(json!({"access_token": token, "token_type": "bearer"}));
+            }
             let token = issue_user_token(app, user, scopes, SHORT_LIVED_SECS, false);
             Ok(
                 json!({"access_token": token, "token_type": "bearer", "expires_in": SHORT_LIVED_SECS}),
@@ -477,23 +548,19 @@ pub fn access_token(app: &App, req: &GraphReq) -> GResult<Value> {
 
 fn granular(app: &App, rec: &TokenRec) -> Vec<Value> {
     let w = &app.world;
-    let u = rec.user.unwrap_or(0);
+    let bizs = rec.businesses(w);
     let mut out = vec![];
     for s in &rec.scopes {
         let targets: Option<Vec<String>> = match s.as_str() {
             "ads_read" | "ads_management" => Some(
-                w.user_accounts(u)
+                w.accounts_of(&bizs)
                     .iter()
                     .map(|a| w.ad_accounts[*a].account_id.clone())
                     .collect(),
             ),
-            "business_management" => Some(
-                w.users[u]
-                    .businesses
-                    .iter()
-                    .map(|b| w.businesses[*b].id.clone())
-                    .collect(),
-            ),
+            "business_management" => {
+                Some(bizs.iter().map(|b| w.businesses[*b].id.clone()).collect())
+            }
             "pages_show_list"
             | "pages_read_engagement"
             | "pages_manage_metadata"
@@ -501,13 +568,13 @@ fn granular(app: &App, rec: &TokenRec) -> Vec<Value> {
             | "leads_retrieval" => Some(match rec.page {
                 Some(p) => vec![w.pages[p].id.clone()],
                 None => w
-                    .user_pages(u)
+                    .pages_of(&bizs)
                     .iter()
                     .map(|p| w.pages[*p].id.clone())
                     .collect(),
             }),
             "whatsapp_business_management" | "whatsapp_business_messaging" => Some(
-                w.user_wabas(u)
+                w.wabas_of(&bizs)
                     .iter()
                     .map(|x| w.wabas[*x].id.clone())
                     .collect(),

@@ -211,6 +211,13 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// Businesses whose assets the caller reaches (none for app and Page tokens).
+    pub fn businesses(&self, w: &World) -> Vec<usize> {
+        match self {
+            Caller::Token(t) if t.kind != TokenKind::Page => t.businesses(w),
+            _ => vec![],
+        }
+    }
     pub fn user(&self) -> Option<usize> {
         match self {
             Caller::Token(t) if t.kind != TokenKind::Page => t.user,

@@ -33,11 +33,29 @@ pub struct TokenRec {
     pub invalidated: bool,
     pub revoked: bool,
     pub long_lived: bool,
+    /// Business Integration System User tokens are limited to one client business.
+    pub business: Option<usize>,
+}
+
+impl TokenRec {
+    /// Businesses whose assets this token reaches.
+    pub fn businesses(&self, w: &World) -> Vec<usize> {
+        match (self.business, self.user) {
+            (Some(b), _) => vec![b],
+            (None, Some(u)) => w
+                .users
+                .get(u)
+                .map(|x| x.businesses.clone())
+                .unwrap_or_default(),
+            _ => vec![],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct CodeRec {
     pub user: usize,
+    pub business: Option<usize>,
     pub scopes: Vec<String>,
     pub redirect_uri: String,
     pub created_at: i64,

@@ -1095,44 +1095,52 @@ impl World {
         f.scale(factor, h)
     }
 
-    /// Businesses visible to a user.
-    pub fn user_accounts(&self, user: usize) -> Vec<usize> {
-        let Some(u) = self.users.get(user) else {
-            return vec![];
-        };
+    /// Ad accounts owned by, or managed as a client by, any of these businesses.
+    pub fn accounts_of(&self, bizs: &[usize]) -> Vec<usize> {
         self.ad_accounts
             .iter()
             .enumerate()
-            .filter(|(_, a)| {
-                u.businesses.contains(&a.owner)
-                    || a.clients.iter().any(|c| u.businesses.contains(c))
-            })
+            .filter(|(_, a)| bizs.contains(&a.owner) || a.clients.iter().any(|c| bizs.contains(c)))
             .map(|(i, _)| i)
             .collect()
     }
 
-    pub fn user_pages(&self, user: usize) -> Vec<usize> {
-        let Some(u) = self.users.get(user) else {
-            return vec![];
-        };
+    pub fn pages_of(&self, bizs: &[usize]) -> Vec<usize> {
         self.pages
             .iter()
             .enumerate()
-            .filter(|(_, p)| u.businesses.contains(&p.business))
+            .filter(|(_, p)| bizs.contains(&p.business))
             .map(|(i, _)| i)
             .collect()
     }
 
-    pub fn user_wabas(&self, user: usize) -> Vec<usize> {
-        let Some(u) = self.users.get(user) else {
-            return vec![];
-        };
+    pub fn wabas_of(&self, bizs: &[usize]) -> Vec<usize> {
         self.wabas
             .iter()
             .enumerate()
-            .filter(|(_, w)| u.businesses.contains(&w.business))
+            .filter(|(_, w)| bizs.contains(&w.business))
             .map(|(i, _)| i)
             .collect()
+    }
+
+    fn user_businesses(&self, user: usize) -> Vec<usize> {
+        self.users
+            .get(user)
+            .map(|u| u.businesses.clone())
+            .unwrap_or_default()
+    }
+
+    /// Ad accounts a user reaches through their businesses.
+    pub fn user_accounts(&self, user: usize) -> Vec<usize> {
+        self.accounts_of(&self.user_businesses(user))
+    }
+
+    pub fn user_pages(&self, user: usize) -> Vec<usize> {
+        self.pages_of(&self.user_businesses(user))
+    }
+
+    pub fn user_wabas(&self, user: usize) -> Vec<usize> {
+        self.wabas_of(&self.user_businesses(user))
     }
 
     pub fn effective_status_campaign(&self, c: usize) -> &'static str {

@@ -319,3 +319,101 @@ async fn expiry_invalidation_permissions_and_revocation() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn login_for_business_gives_a_system_user_token_for_one_business() {
+    let sb = start().await;
+    let c = client();
+    let base = sb.base_url();
+    let s = sb.summary();
+    let redirect = "http://127.0.0.1:9/flfb";
+    let dialog = format!(
+        "{base}/v25.0/dialog/oauth?client_id=1234567890&redirect_uri={}&state=b1&response_type=code&config_id=987654321&override_default_response_type=true",
+        urlencode(redirect)
+    );
+    let html = c.get(&dialog).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        html.matches("name=\"business_id\"").count(),
+        2,
+        "business picker"
+    );
+    let agency = s.businesses[1].id.clone();
+    let mut form = hidden_inputs(&html);
+    form.push(("user_id".into(), s.users[0].id.clone()));
+    form.push(("business_id".into(), agency.clone()));
+    form.push(("action".into(), "continue".into()));
+    let r = c
+        .post(format!("{base}{}", form_action(&html)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let code = query_of(r.headers()["location"].to_str().unwrap())["code"].clone();
+    let tok = get(&c, &format!("{base}/v25.0/oauth/access_token?client_id=1234567890&client_secret=sandbox-app-secret&redirect_uri={}&code={code}", urlencode(redirect))).await;
+    assert_eq!(tok.status, 200, "{}", tok.json);
+    assert!(
+        tok.json.get("expires_in").is_none(),
+        "system user tokens do not expire"
+    );
+    let bisu = tok.json["access_token"].as_str().unwrap().to_string();
+    let me = get(
+        &c,
+        &format!("{base}/v25.0/me?fields=id,client_business_id&access_token={bisu}"),
+    )
+    .await;
+    assert_eq!(me.json["client_business_id"], json!(agency));
+    let dbg = get(
+        &c,
+        &format!(
+            "{base}/v25.0/debug_token?input_token={bisu}&access_token={}",
+            urlencode(&sb.app_token())
+        ),
+    )
+    .await;
+    assert_eq!(dbg.json["data"]["type"], json!("SYSTEM_USER"));
+    assert_eq!(dbg.json["data"]["expires_at"], json!(0));
+    // Only the agency's assets: its owned accounts plus the account it manages for a client.
+    let accts = get(
+        &c,
+        &format!("{base}/v25.0/me/adaccounts?fields=id&access_token={bisu}"),
+    )
+    .await;
+    let mut ids: Vec<String> = accts.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = s.businesses[1]
+        .owned_ad_account_ids
+        .iter()
+        .chain(&s.businesses[1].client_ad_account_ids)
+        .cloned()
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let other_waba = &s.wabas[0].id;
+    assert_eq!(
+        assert_error(
+            &get(
+                &c,
+                &format!("{base}/v25.0/{other_waba}?access_token={bisu}")
+            )
+            .await
+        ),
+        (100, Some(33))
+    );
+    // A user token from the same person still sees both businesses.
+    let user_token = token(&sb);
+    assert_eq!(
+        get(
+            &c,
+            &format!("{base}/v25.0/{other_waba}?access_token={user_token}")
+        )
+        .await
+        .status,
+        200
+    );
+    sb.shutdown().await;
+}
