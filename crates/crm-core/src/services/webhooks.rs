@@ -1,0 +1,770 @@
+//! The shared Meta webhook inbox (Marketing Hub and HSM Automation).
+//!
+//! Flow: the HTTP layer verifies `X-Hub-Signature-256` over the raw body, then
+//! [`ingest`] splits the delivery into one inbox row per logical event
+//! (deduplicated by Meta's own ids) and enqueues one processing job per new
+//! row, in one transaction; the HTTP layer answers 200. The worker runs
+//! [`process`]: it routes the row to a tenant ONLY by Page id, WABA id or
+//! phone number id (through the Meta connection service) and calls the handler
+//! registered for the change's `field`.
+//!
+//! # Registering a handler (for other features)
+//!
+//! ```ignore
+//! let mut hooks = WebhookRegistry::default();
+//! hooks.register("messages", Arc::new(|cx: HandlerCx, ev: InboxEvent| Box::pin(async move {
+//!     // ev.tenant_id is the routed tenant; ev.value is the change value
+//!     Ok(())
+//! })));
+//! ```
+//!
+//! A handler must be idempotent (a replay or a retried job runs it again).
+//! Return [`HandlerError::Retry`] for transient failures (the job retries with
+//! backoff; the row stays `pending`), [`HandlerError::Fail`] for permanent ones
+//! (the row becomes `failed`, visible and replayable).
+//!
+//! Statuses: `pending` (queued or retrying), `done`, `failed`, `unroutable`
+//! (no tenant selected that Page/WABA/number), `ignored` (no handler for the
+//! field).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use crm_db::entity::webhook_inbox;
+use crm_db::jobs::{self, NewJob};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::meta_connection::{self, MetaEnv};
+use super::page::{self, Cursor, Page};
+use crate::roles::Permission;
+use crate::{CoreError, TenantCtx};
+
+/// Job kind that processes one inbox row.
+pub const PROCESS_JOB: &str = "webhooks.process";
+
+pub const PENDING: &str = "pending";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+pub const UNROUTABLE: &str = "unroutable";
+pub const IGNORED: &str = "ignored";
+
+/// One routed event as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct InboxEvent {
+    pub inbox_id: Uuid,
+    pub tenant_id: Uuid,
+    /// `page` or `whatsapp_business_account`.
+    pub object: String,
+    pub field: String,
+    /// The entry id (Page id or WABA id).
+    pub entry_id: String,
+    /// The entry's `time` (unix seconds), when Meta sent one.
+    pub entry_time: Option<i64>,
+    /// The change's `value`. For `messages`, each inbound message and each
+    /// status arrives as its own event whose `messages`/`statuses` array has
+    /// exactly one element (metadata and contacts are kept).
+    pub value: Value,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What handlers get besides the event.
+#[derive(Clone)]
+pub struct HandlerCx {
+    pub db: DatabaseConnection,
+    pub env: MetaEnv,
+}
+
+#[derive(Debug)]
+pub enum HandlerError {
+    /// Transient: retry later (with backoff, or after the given seconds).
+    Retry(String, Option<u64>),
+    /// Permanent: mark the row failed (replayable).
+    Fail(String),
+}
+
+impl From<CoreError> for HandlerError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Db(e) => HandlerError::Retry(format!("database: {e}"), None),
+            other => HandlerError::Fail(other.to_string()),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for HandlerError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        HandlerError::Retry(format!("database: {e}"), None)
+    }
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
+pub type FieldHandler = Arc<dyn Fn(HandlerCx, InboxEvent) -> HandlerFuture + Send + Sync>;
+
+/// Handlers per webhook `field`.
+#[derive(Clone, Default)]
+pub struct WebhookRegistry {
+    handlers: HashMap<String, FieldHandler>,
+}
+
+impl WebhookRegistry {
+    /// Registers (or replaces) the handler of a field.
+    pub fn register(&mut self, field: &str, handler: FieldHandler) -> &mut Self {
+        self.handlers.insert(field.to_owned(), handler);
+        self
+    }
+
+    pub fn get(&self, field: &str) -> Option<&FieldHandler> {
+        self.handlers.get(field)
+    }
+
+    pub fn fields(&self) -> Vec<String> {
+        let mut f: Vec<String> = self.handlers.keys().cloned().collect();
+        f.sort();
+        f
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Ingest
+
+/// One logical event split out of a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitEvent {
+    pub object: String,
+    pub field: String,
+    pub entry_id: String,
+    pub entry_time: Option<i64>,
+    pub routing_kind: Option<&'static str>,
+    pub routing_id: Option<String>,
+    pub dedupe_key: String,
+    pub value: Value,
+}
+
+fn s(v: &Value, k: &str) -> Option<String> {
+    match v.get(k)? {
+        Value::String(x) if !x.is_empty() => Some(x.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn hash_of(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Splits a webhook body into events with their dedupe keys and routing keys.
+/// Errors when the body is not a Meta webhook envelope.
+pub fn split(body: &Value) -> Result<Vec<SplitEvent>, CoreError> {
+    let bad = |m: &str| CoreError::validation("invalid_webhook", m.to_owned());
+    let object = body
+        .get("object")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("the body has no object"))?
+        .to_owned();
+    let entries = body
+        .get("entry")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("the body has no entry list"))?;
+    let mut out = vec![];
+    for entry in entries {
+        let entry_id = s(entry, "id").ok_or_else(|| bad("an entry has no id"))?;
+        let entry_time = entry.get("time").and_then(Value::as_i64);
+        let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
+            continue;
+        };
+        for ch in changes {
+            let field = ch
+                .get("field")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("a change has no field"))?
+                .to_owned();
+            let value = ch.get("value").cloned().unwrap_or(Value::Null);
+            let base_route: (Option<&'static str>, Option<String>) = match object.as_str() {
+                "page" => (Some("page"), Some(entry_id.clone())),
+                "whatsapp_business_account" => {
+                    match value
+                        .pointer("/metadata/phone_number_id")
+                        .and_then(Value::as_str)
+                    {
+                        Some(p) if !p.is_empty() => (Some("phone_number"), Some(p.to_owned())),
+                        _ => (Some("waba"), Some(entry_id.clone())),
+                    }
+                }
+                _ => (None, None),
+            };
+            let mk = |dedupe_key: String, value: Value| SplitEvent {
+                object: object.clone(),
+                field: field.clone(),
+                entry_id: entry_id.clone(),
+                entry_time,
+                routing_kind: base_route.0,
+                routing_id: base_route.1.clone(),
+                dedupe_key,
+                value,
+            };
+            let canonical = value.to_string();
+            let time_s = entry_time.map(|t| t.to_string()).unwrap_or_default();
+            match field.as_str() {
+                "leadgen" => {
+                    let key = match s(&value, "leadgen_id") {
+                        Some(id) => format!("leadgen:{id}"),
+                        None => format!("leadgen:h:{}", hash_of(&[&entry_id, &canonical])),
+                    };
+                    out.push(mk(key, value));
+                }
+                "messages" => {
+                    let mut any = false;
+                    let shell = |k: &str, item: &Value| {
+                        let mut v = value.clone();
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("messages");
+                            o.remove("statuses");
+                            o.insert(k.to_owned(), json!([item]));
+                        }
+                        v
+                    };
+                    for m in value
+                        .get("messages")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        any = true;
+                        let key = match s(m, "id") {
+                            Some(id) => format!("wa_msg:{id}"),
+                            None => format!("wa_msg:h:{}", hash_of(&[&entry_id, &m.to_string()])),
+                        };
+                        out.push(mk(key, shell("messages", m)));
+                    }
+                    for st in value
+                        .get("statuses")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        any = true;
+                        let key = match (s(st, "id"), s(st, "status")) {
+                            (Some(id), Some(status)) => format!("wa_status:{id}:{status}"),
+                            _ => format!("wa_status:h:{}", hash_of(&[&entry_id, &st.to_string()])),
+                        };
+                        out.push(mk(key, shell("statuses", st)));
+                    }
+                    if !any {
+                        out.push(mk(
+                            format!("messages:h:{}", hash_of(&[&entry_id, &time_s, &canonical])),
+                            value.clone(),
+                        ));
+                    }
+                }
+                "message_template_status_update" => {
+                    let key = format!(
+                        "tpl_status:{}:{}:{}",
+                        s(&value, "message_template_id").unwrap_or_default(),
+                        s(&value, "event").unwrap_or_default(),
+                        if time_s.is_empty() {
+                            hash_of(&[&canonical])
+                        } else {
+                            time_s.clone()
+                        }
+                    );
+                    out.push(mk(key, value));
+                }
+                "message_template_quality_update" => {
+                    let key = format!(
+                        "tpl_quality:{}:{}:{}",
+                        s(&value, "message_template_id").unwrap_or_default(),
+                        s(&value, "new_quality_score").unwrap_or_default(),
+                        if time_s.is_empty() {
+                            hash_of(&[&canonical])
+                        } else {
+                            time_s.clone()
+                        }
+                    );
+                    out.push(mk(key, value));
+                }
+                "template_category_update" => {
+                    let key = format!(
+                        "tpl_category:{}:{}:{}",
+                        s(&value, "message_template_id").unwrap_or_default(),
+                        s(&value, "new_category").unwrap_or_default(),
+                        if time_s.is_empty() {
+                            hash_of(&[&canonical])
+                        } else {
+                            time_s.clone()
+                        }
+                    );
+                    out.push(mk(key, value));
+                }
+                _ => {
+                    out.push(mk(
+                        format!("{field}:h:{}", hash_of(&[&entry_id, &time_s, &canonical])),
+                        value,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Result of storing one delivery.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ingested {
+    /// New events stored (and queued for processing).
+    pub stored: usize,
+    /// Events already in the inbox (redeliveries).
+    pub duplicates: usize,
+}
+
+/// Stores a verified delivery: one row per new event, plus its processing
+/// job, in one transaction.
+pub async fn ingest(db: &DatabaseConnection, body: &Value) -> Result<Ingested, CoreError> {
+    let events = split(body)?;
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for ev in events {
+        let id = crm_db::new_id();
+        let rows = webhook_inbox::Entity::insert(webhook_inbox::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(None),
+            object: Set(ev.object.chars().take(48).collect()),
+            field: Set(ev.field.chars().take(64).collect()),
+            entry_id: Set(ev.entry_id.clone()),
+            routing_kind: Set(ev.routing_kind.map(str::to_owned)),
+            routing_id: Set(ev.routing_id.clone()),
+            dedupe_key: Set(ev.dedupe_key.clone()),
+            payload: Set(json!({"entry_time": ev.entry_time, "value": ev.value})),
+            status: Set(PENDING.to_owned()),
+            attempts: Set(0),
+            last_error: Set(None),
+            received_at: Set(now),
+            processed_at: Set(None),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(webhook_inbox::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if rows == 0 {
+            duplicates += 1;
+            continue;
+        }
+        stored += 1;
+        enqueue_process(&txn, id).await?;
+    }
+    txn.commit().await?;
+    Ok(Ingested { stored, duplicates })
+}
+
+async fn enqueue_process(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), sea_orm::DbErr> {
+    let mut job = NewJob::now(PROCESS_JOB, json!({"inbox_id": id}));
+    job.max_attempts = 10;
+    jobs::enqueue(conn, job).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Processing
+
+/// What the worker should do after [`process`].
+#[derive(Debug, PartialEq)]
+pub enum ProcessOutcome {
+    Finished,
+    Retry(String, Option<u64>),
+}
+
+async fn route(
+    db: &DatabaseConnection,
+    kind: Option<&str>,
+    id: Option<&str>,
+) -> Result<Option<Uuid>, sea_orm::DbErr> {
+    let Some(id) = id else { return Ok(None) };
+    match kind {
+        Some("page") => meta_connection::tenant_for_page(db, id).await,
+        Some("waba") => meta_connection::tenant_for_waba(db, id).await,
+        Some("phone_number") => meta_connection::tenant_for_phone_number_id(db, id).await,
+        _ => Ok(None),
+    }
+}
+
+async fn set_status(
+    db: &DatabaseConnection,
+    id: Uuid,
+    tenant: Option<Uuid>,
+    status: &str,
+    error: Option<String>,
+    attempts: i32,
+) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now();
+    let finished = status != PENDING;
+    webhook_inbox::Entity::update(webhook_inbox::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant),
+        status: Set(status.to_owned()),
+        last_error: Set(error),
+        attempts: Set(attempts),
+        processed_at: Set(finished.then_some(now)),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Processes one inbox row (idempotent: a `done` row is left alone).
+pub async fn process(
+    cx: &HandlerCx,
+    registry: &WebhookRegistry,
+    inbox_id: Uuid,
+) -> Result<ProcessOutcome, sea_orm::DbErr> {
+    let db = &cx.db;
+    let Some(row) = webhook_inbox::Entity::find_by_id(inbox_id).one(db).await? else {
+        return Ok(ProcessOutcome::Finished);
+    };
+    if row.status == DONE {
+        return Ok(ProcessOutcome::Finished);
+    }
+    let attempts = row.attempts + 1;
+    let Some(tenant) = route(db, row.routing_kind.as_deref(), row.routing_id.as_deref()).await?
+    else {
+        let msg = format!(
+            "no workspace selected {} {}",
+            row.routing_kind.as_deref().unwrap_or("object"),
+            row.routing_id.as_deref().unwrap_or("?")
+        );
+        set_status(db, row.id, None, UNROUTABLE, Some(msg), attempts).await?;
+        return Ok(ProcessOutcome::Finished);
+    };
+    let Some(handler) = registry.get(&row.field).cloned() else {
+        let msg = format!("no handler is registered for field {}", row.field);
+        set_status(db, row.id, Some(tenant), IGNORED, Some(msg), attempts).await?;
+        return Ok(ProcessOutcome::Finished);
+    };
+    let ev = InboxEvent {
+        inbox_id: row.id,
+        tenant_id: tenant,
+        object: row.object.clone(),
+        field: row.field.clone(),
+        entry_id: row.entry_id.clone(),
+        entry_time: row.payload.get("entry_time").and_then(Value::as_i64),
+        value: row.payload.get("value").cloned().unwrap_or(Value::Null),
+        received_at: row.received_at,
+    };
+    match handler(cx.clone(), ev).await {
+        Ok(()) => {
+            set_status(db, row.id, Some(tenant), DONE, None, attempts).await?;
+            Ok(ProcessOutcome::Finished)
+        }
+        Err(HandlerError::Retry(msg, after)) => {
+            if attempts >= 10 {
+                set_status(db, row.id, Some(tenant), FAILED, Some(msg), attempts).await?;
+                return Ok(ProcessOutcome::Finished);
+            }
+            set_status(
+                db,
+                row.id,
+                Some(tenant),
+                PENDING,
+                Some(msg.clone()),
+                attempts,
+            )
+            .await?;
+            Ok(ProcessOutcome::Retry(msg, after))
+        }
+        Err(HandlerError::Fail(msg)) => {
+            set_status(db, row.id, Some(tenant), FAILED, Some(msg), attempts).await?;
+            Ok(ProcessOutcome::Finished)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Listing and replay
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    /// pending, done, failed, unroutable or ignored.
+    pub status: Option<String>,
+    pub field: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxItem {
+    pub id: Uuid,
+    pub object: String,
+    pub field: String,
+    pub entry_id: String,
+    pub routing_kind: Option<String>,
+    pub routing_id: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    /// The stored change (`entry_time`, `value`).
+    pub payload: Value,
+}
+
+impl From<webhook_inbox::Model> for InboxItem {
+    fn from(m: webhook_inbox::Model) -> Self {
+        Self {
+            id: m.id,
+            object: m.object,
+            field: m.field,
+            entry_id: m.entry_id,
+            routing_kind: m.routing_kind,
+            routing_id: m.routing_id,
+            status: m.status,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            received_at: m.received_at,
+            processed_at: m.processed_at,
+            payload: m.payload,
+        }
+    }
+}
+
+const STATUSES: [&str; 5] = [PENDING, DONE, FAILED, UNROUTABLE, IGNORED];
+
+fn check_status(s: &str) -> Result<(), CoreError> {
+    if STATUSES.contains(&s) {
+        Ok(())
+    } else {
+        Err(CoreError::validation(
+            "invalid_status",
+            format!("status must be one of {}", STATUSES.join(", ")),
+        ))
+    }
+}
+
+/// Which rows a caller may see: the tenant's own routed events, plus
+/// unroutable events whose routing id is one of the tenant's selected assets
+/// (they arrived before the asset was selected; a replay routes them now).
+/// Unroutable events of assets no tenant selected are never shown through
+/// the API, since they may carry another business's data; operators see them
+/// with `crm webhooks replay --status unroutable`.
+async fn visible(db: &impl ConnectionTrait, ctx: &TenantCtx) -> Result<Condition, CoreError> {
+    let assets: Vec<String> = crm_db::entity::meta_asset::Entity::find()
+        .filter(crm_db::entity::meta_asset::Column::TenantId.eq(ctx.tenant_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.external_id)
+        .collect();
+    let mut c = Condition::any().add(webhook_inbox::Column::TenantId.eq(ctx.tenant_id));
+    if !assets.is_empty() {
+        c = c.add(
+            Condition::all()
+                .add(webhook_inbox::Column::TenantId.is_null())
+                .add(webhook_inbox::Column::RoutingId.is_in(assets)),
+        );
+    }
+    Ok(c)
+}
+
+/// `GET /api/webhooks/inbox` (ceo/admin).
+pub async fn list(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    q: &InboxQuery,
+) -> Result<Page<InboxItem>, CoreError> {
+    ctx.require(Permission::WebhooksManage)?;
+    let limit = page::limit(q.limit, 50, 200);
+    let mut cond = Condition::all().add(visible(db, ctx).await?);
+    if let Some(st) = q.status.as_deref() {
+        check_status(st)?;
+        cond = cond.add(webhook_inbox::Column::Status.eq(st));
+    }
+    if let Some(f) = q.field.as_deref() {
+        cond = cond.add(webhook_inbox::Column::Field.eq(f));
+    }
+    if let Some(c) = &q.cursor {
+        cond = cond.add(webhook_inbox::Column::Id.lt(Cursor::decode(c)?.id));
+    }
+    let mut rows = webhook_inbox::Entity::find()
+        .filter(cond)
+        .order_by_desc(webhook_inbox::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next_cursor = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| Cursor { k: None, id: r.id }.encode())
+    } else {
+        None
+    };
+    crm_db::audit::record(
+        db,
+        &ctx.actor(),
+        "webhooks.inbox_read",
+        "webhook_inbox",
+        None,
+        json!({"returned": rows.len(), "status": q.status}),
+    )
+    .await?;
+    Ok(Page {
+        items: rows.into_iter().map(InboxItem::from).collect(),
+        next_cursor,
+    })
+}
+
+/// Puts rows back to `pending` and queues their processing again. Returns
+/// how many were queued. Used by `POST /api/webhooks/inbox/{id}/replay` (one
+/// row of the caller's tenant or an unroutable row) and by
+/// `crm webhooks replay` (any rows, `ctx = None`).
+pub async fn replay(
+    db: &DatabaseConnection,
+    ctx: Option<&TenantCtx>,
+    id: Option<Uuid>,
+    status: Option<&str>,
+) -> Result<usize, CoreError> {
+    if let Some(ctx) = ctx {
+        ctx.require(Permission::WebhooksManage)?;
+    }
+    let mut cond = Condition::all();
+    if let Some(ctx) = ctx {
+        cond = cond.add(visible(db, ctx).await?);
+    }
+    if let Some(id) = id {
+        cond = cond.add(webhook_inbox::Column::Id.eq(id));
+    }
+    match status {
+        Some(st) => {
+            check_status(st)?;
+            if st == DONE || st == PENDING {
+                return Err(CoreError::validation(
+                    "invalid_status",
+                    "only failed, unroutable or ignored events can be replayed",
+                ));
+            }
+            cond = cond.add(webhook_inbox::Column::Status.eq(st));
+        }
+        None if id.is_none() => {
+            return Err(CoreError::validation(
+                "missing_filter",
+                "give an event id or a status (failed, unroutable, ignored)",
+            ));
+        }
+        None => {
+            cond = cond.add(webhook_inbox::Column::Status.is_in([FAILED, UNROUTABLE, IGNORED]));
+        }
+    }
+    let txn = db.begin().await?;
+    let rows = webhook_inbox::Entity::find().filter(cond).all(&txn).await?;
+    if rows.is_empty() && id.is_some() {
+        return Err(CoreError::NotFound("webhook event"));
+    }
+    let now = Utc::now();
+    for r in &rows {
+        webhook_inbox::Entity::update(webhook_inbox::ActiveModel {
+            id: Set(r.id),
+            status: Set(PENDING.to_owned()),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        enqueue_process(&txn, r.id).await?;
+    }
+    if let Some(ctx) = ctx {
+        crm_db::audit::record(
+            &txn,
+            &ctx.actor(),
+            "webhooks.replay",
+            "webhook_inbox",
+            id.map(|i| i.to_string()),
+            json!({"queued": rows.len(), "status": status}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn leadgen_is_keyed_by_leadgen_id_and_routed_by_page() {
+        let body = json!({"object":"page","entry":[{"id":"111","time":1700000000,"changes":[
+            {"field":"leadgen","value":{"leadgen_id":"999","page_id":"111","form_id":"5"}}]}]});
+        let ev = split(&body).unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].dedupe_key, "leadgen:999");
+        assert_eq!(ev[0].routing_kind, Some("page"));
+        assert_eq!(ev[0].routing_id.as_deref(), Some("111"));
+    }
+
+    #[test]
+    fn messages_split_per_message_and_status() {
+        let body = json!({"object":"whatsapp_business_account","entry":[{"id":"W1","changes":[
+            {"field":"messages","value":{"metadata":{"phone_number_id":"P1"},
+             "contacts":[{"wa_id":"549"}],
+             "messages":[{"id":"wamid.A","from":"549"},{"id":"wamid.B","from":"549"}],
+             "statuses":[{"id":"wamid.C","status":"read"}]}}]}]});
+        let ev = split(&body).unwrap();
+        let keys: Vec<_> = ev.iter().map(|e| e.dedupe_key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["wa_msg:wamid.A", "wa_msg:wamid.B", "wa_status:wamid.C:read"]
+        );
+        assert!(ev.iter().all(|e| e.routing_kind == Some("phone_number")));
+        assert_eq!(ev[1].value["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(ev[1].value["contacts"][0]["wa_id"], "549");
+        assert!(ev[2].value.get("messages").is_none());
+    }
+
+    #[test]
+    fn template_events_route_by_waba_and_key_by_time() {
+        let body = json!({"object":"whatsapp_business_account","entry":[{"id":"W1","time":42,"changes":[
+            {"field":"message_template_status_update","value":{"event":"APPROVED","message_template_id":77}}]}]});
+        let ev = split(&body).unwrap();
+        assert_eq!(ev[0].dedupe_key, "tpl_status:77:APPROVED:42");
+        assert_eq!(ev[0].routing_kind, Some("waba"));
+    }
+
+    #[test]
+    fn not_an_envelope_is_rejected() {
+        assert!(split(&json!({"hello": 1})).is_err());
+        assert!(split(&json!({"object":"page"})).is_err());
+        assert!(split(&json!({"object":"page","entry":[{"changes":[]}]})).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_deduplicated_by_content() {
+        let body = json!({"object":"page","entry":[{"id":"1","time":5,"changes":[{"field":"feed","value":{"x":1}}]}]});
+        let a = split(&body).unwrap();
+        let b = split(&body).unwrap();
+        assert_eq!(a[0].dedupe_key, b[0].dedupe_key);
+        assert!(a[0].dedupe_key.starts_with("feed:h:"));
+    }
+}

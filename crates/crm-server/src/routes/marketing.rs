@@ -1,0 +1,308 @@
+//! Marketing Hub routes (`/api/crm/marketing/...`): stats, ROI breakdown,
+//! campaigns with drill-down and daily insights, sync status and "sync now",
+//! FX rates. ceo/admin/marketing; every read is audited. Plus the sync and
+//! form-reconcile jobs.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use crm_core::services::Page;
+use crm_core::services::attribution;
+use crm_core::services::fx::{self, FxImport, FxQuery, FxRate, FxRateInput};
+use crm_core::services::marketing::{
+    self as svc, CampaignDetail, CampaignInsights, CampaignList, CampaignsQuery, MarketingStats,
+    RoiBreakdown, StatsQuery, SyncStateView,
+};
+use crm_core::services::sync::{self, SyncError};
+use crm_db::outbox::Consumer;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::Authed;
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::worker::{JobOutcome, Registry};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(stats))
+        .routes(routes!(roi))
+        .routes(routes!(campaigns))
+        .routes(routes!(campaign))
+        .routes(routes!(campaign_insights))
+        .routes(routes!(sync_status, sync_now))
+        .routes(routes!(list_fx, put_fx))
+        .routes(routes!(delete_fx))
+        .routes(routes!(import_fx))
+}
+
+/// Headline numbers of the Marketing Hub for a period and model, with the
+/// change against the previous period, a daily series, warnings and
+/// freshness. Definitions: docs/marketing-metrics.md.
+#[utoipa::path(operation_id = "marketingStats", get, path = "/api/crm/marketing/stats", tag = "marketing",
+    params(StatsQuery),
+    responses((status = 200, body = MarketingStats), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn stats(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<ApiJson<MarketingStats>> {
+    Ok(ApiJson(svc::stats(&s.db, &auth, &q).await?))
+}
+
+/// The funnel and the breakdowns by campaign and by source (channel).
+#[utoipa::path(operation_id = "marketingRoi", get, path = "/api/crm/marketing/stats/roi", tag = "marketing",
+    params(StatsQuery),
+    responses((status = 200, body = RoiBreakdown), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn roi(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<ApiJson<RoiBreakdown>> {
+    Ok(ApiJson(svc::roi(&s.db, &auth, &q).await?))
+}
+
+/// Campaign rows (including the "unknown campaign" row), sortable and
+/// filterable by status; they add up to `totals`.
+#[utoipa::path(operation_id = "marketingCampaigns", get, path = "/api/crm/marketing/campaigns", tag = "marketing",
+    params(CampaignsQuery),
+    responses((status = 200, body = CampaignList), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn campaigns(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<CampaignsQuery>,
+) -> ApiResult<ApiJson<CampaignList>> {
+    Ok(ApiJson(svc::campaigns(&s.db, &auth, &q).await?))
+}
+
+/// One campaign with its ads (creative title and body) and status history.
+#[utoipa::path(operation_id = "marketingCampaign", get, path = "/api/crm/marketing/campaigns/{id}", tag = "marketing",
+    params(("id" = String, Path, description = "Meta campaign id, or `unknown`"), StatsQuery),
+    responses((status = 200, body = CampaignDetail), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn campaign(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<ApiJson<CampaignDetail>> {
+    Ok(ApiJson(svc::campaign(&s.db, &auth, &id, &q).await?))
+}
+
+/// The daily series of one campaign.
+#[utoipa::path(operation_id = "marketingCampaignInsights", get, path = "/api/crm/marketing/campaigns/{id}/insights", tag = "marketing",
+    params(("id" = String, Path, description = "Meta campaign id, or `unknown`"), StatsQuery),
+    responses((status = 200, body = CampaignInsights), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn campaign_insights(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<ApiJson<CampaignInsights>> {
+    Ok(ApiJson(
+        svc::campaign_insights(&s.db, &auth, &id, &q).await?,
+    ))
+}
+
+/// Sync state per connected ad account (last success, last error with
+/// Meta's message, next run, backfill progress).
+#[utoipa::path(operation_id = "marketingSyncStatus", get, path = "/api/crm/marketing/sync", tag = "marketing",
+    responses((status = 200, body = Vec<SyncStateView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn sync_status(
+    State(s): State<AppState>,
+    auth: Authed,
+) -> ApiResult<ApiJson<Vec<SyncStateView>>> {
+    Ok(ApiJson(svc::sync_status(&s.db, &auth).await?))
+}
+
+/// "Sync now": queues a sync of every connected ad account.
+#[utoipa::path(operation_id = "marketingSyncNow", post, path = "/api/crm/marketing/sync", tag = "marketing",
+    responses((status = 202, body = Vec<SyncStateView>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn sync_now(
+    State(s): State<AppState>,
+    auth: Authed,
+) -> ApiResult<(StatusCode, ApiJson<Vec<SyncStateView>>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(svc::sync_now(&s.db, &auth).await?),
+    ))
+}
+
+/// FX rates into the reporting currency, newest date first.
+#[utoipa::path(operation_id = "listFxRates", get, path = "/api/crm/marketing/fx-rates", tag = "marketing",
+    params(FxQuery),
+    responses((status = 200, body = Page<FxRate>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_fx(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<FxQuery>,
+) -> ApiResult<ApiJson<Page<FxRate>>> {
+    Ok(ApiJson(fx::list(&s.db, &auth, &q).await?))
+}
+
+/// Sets (inserts or replaces) the rate of a currency pair on a date.
+#[utoipa::path(operation_id = "putFxRate", put, path = "/api/crm/marketing/fx-rates", tag = "marketing",
+    request_body = FxRateInput,
+    responses((status = 200, body = FxRate), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_fx(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiJson(input): ApiJson<FxRateInput>,
+) -> ApiResult<ApiJson<FxRate>> {
+    Ok(ApiJson(fx::put(&s.db, &auth, &input).await?))
+}
+
+/// Deletes an FX rate.
+#[utoipa::path(operation_id = "deleteFxRate", delete, path = "/api/crm/marketing/fx-rates/{id}", tag = "marketing",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_fx(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    fx::delete(&s.db, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Imports FX rates from CSV (`date,from_currency,rate[,to_currency]`
+/// header); all rows or none.
+#[utoipa::path(operation_id = "importFxRates", post, path = "/api/crm/marketing/fx-rates/import", tag = "marketing",
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = FxImport), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_fx(
+    State(s): State<AppState>,
+    auth: Authed,
+    body: String,
+) -> ApiResult<ApiJson<FxImport>> {
+    if body.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_csv",
+            "the CSV body is empty",
+        ));
+    }
+    Ok(ApiJson(fx::import_csv(&s.db, &auth, &body).await?))
+}
+
+fn wants_sync(ev: &str) -> bool {
+    ev == "meta_ad_account_selected"
+}
+
+fn wants_reconcile(ev: &str) -> bool {
+    ev == "meta_lead_pages_selected"
+}
+
+const START_SYNC: &str = "marketing.start_sync";
+
+/// Registers the sync and reconcile jobs and the outbox consumers that start
+/// them when an ad account or Lead Ads pages are selected.
+pub fn register_jobs(reg: &mut Registry) {
+    let Some(env) = reg.meta.clone() else {
+        return;
+    };
+    let e = env.clone();
+    reg.handle(
+        sync::SYNC_JOB,
+        Arc::new(move |db, job| {
+            let env = e.clone();
+            Box::pin(async move {
+                let tenant = job.tenant_id.or_else(|| {
+                    job.payload
+                        .get("tenant_id")
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| s.parse().ok())
+                });
+                let account = job
+                    .payload
+                    .get("ad_account_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                let (Some(tenant), Some(account)) = (tenant, account) else {
+                    return JobOutcome::Fail {
+                        error: "sync job without tenant or ad account".into(),
+                    };
+                };
+                match sync::run(&db, &env, tenant, &account).await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(SyncError::Retry {
+                        message,
+                        after_secs,
+                    }) => JobOutcome::Retry {
+                        error: message,
+                        after: after_secs.map(std::time::Duration::from_secs),
+                    },
+                    Err(SyncError::Stop { message }) => JobOutcome::Fail { error: message },
+                }
+            })
+        }),
+    );
+    reg.handle(
+        START_SYNC,
+        Arc::new(move |db, job| {
+            Box::pin(async move {
+                let (Some(tenant), Some(account)) = (
+                    job.tenant_id,
+                    job.payload
+                        .pointer("/payload/ad_account_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned),
+                ) else {
+                    return JobOutcome::Fail {
+                        error: "event without tenant or ad account".into(),
+                    };
+                };
+                match sync::enqueue_sync(&db, tenant, &account, "selected").await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(e) => JobOutcome::Retry {
+                        error: e.to_string(),
+                        after: None,
+                    },
+                }
+            })
+        }),
+    );
+    reg.consume(Consumer {
+        job_kind: START_SYNC,
+        wants: wants_sync,
+    });
+    let e = env.clone();
+    reg.handle(
+        attribution::RECONCILE_JOB,
+        Arc::new(move |db, job| {
+            let env = e.clone();
+            Box::pin(async move {
+                let Some(tenant) = job.tenant_id else {
+                    return JobOutcome::Fail {
+                        error: "reconcile job without a tenant".into(),
+                    };
+                };
+                match attribution::reconcile_forms(&db, &env, tenant).await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(crm_core::services::webhooks::HandlerError::Retry(error, after)) => {
+                        JobOutcome::Retry {
+                            error,
+                            after: after.map(std::time::Duration::from_secs),
+                        }
+                    }
+                    Err(crm_core::services::webhooks::HandlerError::Fail(error)) => {
+                        JobOutcome::Fail { error }
+                    }
+                }
+            })
+        }),
+    );
+    reg.consume(Consumer {
+        job_kind: attribution::RECONCILE_JOB,
+        wants: wants_reconcile,
+    });
+}

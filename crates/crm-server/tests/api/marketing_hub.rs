@@ -1,0 +1,614 @@
+//! Marketing Hub reference scenario against the real Meta sandbox (over
+//! HTTP) and a real database (SQLite, or PostgreSQL via
+//! CRM_TEST_DATABASE_URL): sync, Lead Ads and Click-to-WhatsApp attribution,
+//! opportunities and sales in two currencies, then every headline number
+//! checked against values computed here from the contract and from what the
+//! sandbox itself reports. Faults: throttling, token expiry, restatement.
+
+use chrono::{Duration, NaiveDate, Utc};
+use crm_core::services::marketing::{self, CampaignsQuery, StatsQuery};
+use crm_core::services::{accounts, attribution, fx, leads, pipeline, sales, sync};
+use crm_core::{Role, TenantCtx};
+use meta_graph::webhook::Referral;
+use meta_graph::{AccessToken, AppSecret, GraphClient, GraphConfig, InsightsLevel, InsightsQuery};
+use meta_sandbox::{Sandbox, SandboxConfig, TokenRequest};
+use serde_json::{Value, json};
+
+struct World {
+    db: sea_orm::DatabaseConnection,
+    ctx: TenantCtx,
+    sb: Sandbox,
+    graph: GraphClient,
+    token: String,
+    act: String,
+    ads: Vec<String>,
+    _dir: crate::helpers::TempDir,
+}
+
+async fn world() -> World {
+    let dir = std::env::temp_dir().join(format!("crm-mkt-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = crm_db::testing::fresh_database_url(&dir).await.unwrap();
+    let db = crm_db::connect(&url, 5).await.unwrap();
+    crm_db::migrate(&db).await.unwrap();
+    // The tenant reports in USD, in the same time zone as the USD ad account.
+    let ns = accounts::setup(
+        &db,
+        &accounts::SetupInput {
+            tenant_name: "Acme".into(),
+            currency: "USD".into(),
+            timezone: "America/Los_Angeles".into(),
+            locale: "es".into(),
+            country: "AR".into(),
+            name: "Carla".into(),
+            email: "ceo@acme.test".into(),
+            password: "correct-horse-42".into(),
+        },
+        None,
+        None,
+        chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let ctx = TenantCtx {
+        tenant_id: ns.info.tenant.id,
+        user_id: Some(ns.info.user.id),
+        token_id: None,
+        role: Role::Ceo,
+        ip: None,
+        user_agent: None,
+    };
+    let sb = Sandbox::start(SandboxConfig {
+        enable_control: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = sb.issue_token(TokenRequest::default()).unwrap();
+    let graph = GraphClient::new(
+        GraphConfig::new(sb.app_id(), AppSecret::new(sb.app_secret())).with_base_url(sb.base_url()),
+    )
+    .unwrap();
+    let acc = sb
+        .summary()
+        .ad_accounts
+        .into_iter()
+        .find(|a| a.currency == "USD" && a.timezone_name == "America/Los_Angeles")
+        .unwrap();
+    World {
+        db,
+        ctx,
+        graph,
+        token,
+        act: acc.id.clone(),
+        ads: acc.sample_ad_ids.clone(),
+        sb,
+        _dir: crate::helpers::TempDir(dir),
+    }
+}
+
+impl World {
+    fn session(&self) -> meta_graph::Session {
+        self.graph.session(AccessToken::new(self.token.clone()))
+    }
+
+    async fn sync(&self) -> sync::SyncReport {
+        sync::sync_with_session(
+            &self.db,
+            &self.session(),
+            self.ctx.tenant_id,
+            &self.act,
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sandbox/{path}", self.sb.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// What the sandbox itself reports for the account over a range:
+    /// (spend minor, impressions, clicks, lead aggregate).
+    async fn meta_totals(&self, since: NaiveDate, until: NaiveDate) -> (i64, i64, i64, i64) {
+        let rows = self
+            .session()
+            .insights(
+                &self.act,
+                &InsightsQuery::daily(InsightsLevel::Account, since, until),
+            )
+            .await
+            .unwrap();
+        rows.iter().fold((0, 0, 0, 0), |a, r| {
+            (
+                a.0 + r.spend_minor,
+                a.1 + r.impressions,
+                a.2 + r.clicks,
+                a.3 + r.leads,
+            )
+        })
+    }
+
+    async fn stats(&self, range: &str, model: &str) -> marketing::MarketingStats {
+        marketing::stats(
+            &self.db,
+            &self.ctx,
+            &StatsQuery {
+                time_range: Some(range.into()),
+                model: Some(model.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+}
+
+fn cents(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+fn today_la() -> NaiveDate {
+    sync::today_in(Some("America/Los_Angeles"), Utc::now())
+}
+
+fn range_of(key: &str) -> (NaiveDate, NaiveDate) {
+    let t = today_la();
+    let n = match key {
+        "7d" => 7,
+        "30d" => 30,
+        _ => 90,
+    };
+    (t - Duration::days(n - 1), t)
+}
+
+#[tokio::test]
+async fn reference_scenario_numbers_match_the_contract() {
+    let w = world().await;
+    let report = w.sync().await;
+    assert!(
+        report.campaigns > 0 && report.ads > 0 && report.insight_rows > 0,
+        "{report:?}"
+    );
+    assert!(report.backfill_done);
+
+    // Spend, impressions, clicks and Meta's own lead count equal what the
+    // sandbox reports, for three ranges, in both models (spend does not
+    // depend on the model).
+    for key in ["7d", "30d", "90d"] {
+        let (since, until) = range_of(key);
+        let (spend, imp, clicks, meta_leads) = w.meta_totals(since, until).await;
+        let prev_len = (until - since).num_days() + 1;
+        let (p_since, p_until) = (since - Duration::days(prev_len), since - Duration::days(1));
+        let (prev_spend, ..) = w.meta_totals(p_since, p_until).await;
+        for model in ["cohort", "activity"] {
+            let s = w.stats(key, model).await;
+            assert_eq!(s.currency, "USD");
+            assert_eq!((s.period.since, s.period.until), (since, until), "{key}");
+            assert_eq!(cents(s.marketing_spend), spend, "{key} {model} spend");
+            assert_eq!(s.impressions, imp, "{key} impressions");
+            assert_eq!(s.clicks, clicks, "{key} clicks");
+            assert_eq!(s.meta_reported_leads, meta_leads, "{key} lead aggregate");
+            let expected_change = if prev_spend == 0 {
+                None
+            } else {
+                Some(((spend - prev_spend) as f64 / prev_spend as f64 * 10_000.0).round() / 100.0)
+            };
+            assert_eq!(s.spend_change, expected_change, "{key} spend change");
+            // No CRM leads yet: rates are null, never zero.
+            assert_eq!((s.leads, s.cpl, s.cpa), (0, None, None));
+            assert_eq!(s.roi_percentage, Some(-100.0).filter(|_| spend > 0));
+            assert!(s.last_synced_at.is_some());
+            assert_eq!(s.series.len() as i64, (until - since).num_days() + 1);
+            assert_eq!(s.series.iter().map(|d| cents(d.spend)).sum::<i64>(), spend);
+        }
+    }
+
+    // --- Attribution -----------------------------------------------------
+    // A Lead Ads lead on an ad of the account, delivered three times: one lead.
+    let created = w
+        .control(
+            "leads",
+            json!({"ad_id": w.ads[0], "fields": {"full_name": "Ana Lead", "email": "ana@lead.test",
+                   "phone_number": "+5491155550001", "custom_question": "this month"}}),
+        )
+        .await;
+    let leadgen_id = created["leadgen_id"].as_str().unwrap().to_owned();
+    let meta_lead = w.session().lead(&leadgen_id).await.unwrap();
+    let (ana, first) = attribution::apply_lead_ads_lead(&w.db, w.ctx.tenant_id, &meta_lead)
+        .await
+        .unwrap();
+    assert!(first);
+    for _ in 0..2 {
+        let (again, created) = attribution::apply_lead_ads_lead(&w.db, w.ctx.tenant_id, &meta_lead)
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!(again.id, ana.id);
+    }
+    let campaign_a = meta_lead.campaign_id.clone().unwrap();
+
+    // A Click-to-WhatsApp referral from a brand-new contact, ad only: the
+    // campaign comes from the synced structure.
+    let ad_b = w
+        .ads
+        .iter()
+        .find(|a| **a != w.ads[0])
+        .cloned()
+        .unwrap_or_else(|| w.ads[0].clone());
+    let referral = |ad: &str, clid: &str| Referral {
+        source_id: Some(ad.to_owned()),
+        source_type: Some("ad".into()),
+        headline: Some("Promo".into()),
+        body: Some("Escribinos".into()),
+        source_url: Some("https://fb.me/x".into()),
+        ctwa_clid: Some(clid.to_owned()),
+        ..Default::default()
+    };
+    let contact = |wa: &str| leads::ContactInput {
+        name: Some(format!("WA {wa}")),
+        wa_id: Some(wa.to_owned()),
+        ..Default::default()
+    };
+    let (bruno, new_b) = attribution::apply_ctwa_referral(
+        &w.db,
+        w.ctx.tenant_id,
+        &contact("5491155550002"),
+        &referral(&ad_b, "clid-b"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(new_b);
+    // The same referral again (Meta redelivers): same lead, no new touch.
+    let (bruno2, again_b) = attribution::apply_ctwa_referral(
+        &w.db,
+        w.ctx.tenant_id,
+        &contact("5491155550002"),
+        &referral(&ad_b, "clid-b"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((bruno2.id, again_b), (bruno.id, false));
+    // A referral naming an ad the sync does not know: the unknown campaign.
+    let (_carla, _) = attribution::apply_ctwa_referral(
+        &w.db,
+        w.ctx.tenant_id,
+        &contact("5491155550003"),
+        &referral("999999999", "clid-c"),
+        None,
+    )
+    .await
+    .unwrap();
+    // An organic Lead Ads lead (no ad): not Meta-attributed.
+    let organic = w
+        .control(
+            "leads",
+            json!({"ad_id": null, "fields": {"full_name": "Orgánico", "email": "org@lead.test"}}),
+        )
+        .await;
+    let org_lead = w
+        .session()
+        .lead(organic["leadgen_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    attribution::apply_lead_ads_lead(&w.db, w.ctx.tenant_id, &org_lead)
+        .await
+        .unwrap();
+
+    // --- Pipeline and sales in two currencies ----------------------------
+    let stages = pipeline::list_stages(&w.db, &w.ctx).await.unwrap();
+    let stages_v = serde_json::to_value(&stages).unwrap();
+    let won_stage: uuid::Uuid = stages_v["items"]
+        .as_array()
+        .or_else(|| stages_v.as_array())
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "won")
+        .and_then(|s| s["id"].as_str())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let opp_a = pipeline::create_opportunity(
+        &w.db,
+        &w.ctx,
+        &pipeline::NewOpportunity {
+            lead_id: ana.id,
+            name: "Ana deal".into(),
+            value_minor: 10_000,
+            currency: None,
+            stage_id: None,
+            probability: None,
+            expected_close_date: None,
+            owner_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    pipeline::update_opportunity(
+        &w.db,
+        &w.ctx,
+        opp_a.id,
+        &pipeline::OpportunityPatch {
+            stage_id: Some(won_stage),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let opp_b = pipeline::create_opportunity(
+        &w.db,
+        &w.ctx,
+        &pipeline::NewOpportunity {
+            lead_id: bruno.id,
+            name: "Bruno deal".into(),
+            value_minor: 5_000_000,
+            currency: Some("ARS".into()),
+            stage_id: None,
+            probability: None,
+            expected_close_date: None,
+            owner_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    let now = Utc::now();
+    let sale_a = sales::create(
+        &w.db,
+        &w.ctx,
+        &sales::NewSale {
+            opportunity_id: opp_a.id,
+            amount_minor: 25_000,
+            currency: Some("USD".into()),
+            status: None,
+            paid_at: Some(now),
+            method: None,
+            invoice_ref: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    sales::refund(
+        &w.db,
+        &w.ctx,
+        sale_a.id,
+        &sales::NewRefund {
+            amount_minor: Some(5_000),
+            method: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    sales::create(
+        &w.db,
+        &w.ctx,
+        &sales::NewSale {
+            opportunity_id: opp_b.id,
+            amount_minor: 5_000_000,
+            currency: Some("ARS".into()),
+            status: None,
+            paid_at: Some(now),
+            method: None,
+            invoice_ref: None,
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+
+    // Without an ARS rate the ARS sale is not guessed: a warning names the
+    // pair and date, and the amount is reported unconverted.
+    let s = w.stats("7d", "cohort").await;
+    assert_eq!(cents(s.sales_revenue), 20_000);
+    let warn = s
+        .warnings
+        .iter()
+        .find(|x| x.code == "missing_fx_rate")
+        .unwrap();
+    assert_eq!(warn.details["from"], "ARS");
+    assert_eq!(warn.details["to"], "USD");
+    assert_eq!(s.unconverted.len(), 1);
+    assert_eq!(
+        (s.unconverted[0].currency.as_str(), s.unconverted[0].amount),
+        ("ARS", 50_000.0)
+    );
+
+    // With the rate (1 ARS = 0.001 USD on the sale's day): 50.00 USD.
+    fx::put(
+        &w.db,
+        &w.ctx,
+        &fx::FxRateInput {
+            from_currency: "ARS".into(),
+            to_currency: None,
+            date: now
+                .with_timezone(&chrono_tz::America::Los_Angeles)
+                .date_naive(),
+            rate: "0.001".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (since7, until7) = range_of("7d");
+    let (spend7, ..) = w.meta_totals(since7, until7).await;
+    for model in ["cohort", "activity"] {
+        let s = w.stats("7d", model).await;
+        // Hand-computed: Ana (Lead Ads), Bruno (CTWA), Carla (CTWA unknown ad)
+        // are Meta-attributed; the organic lead is not.
+        assert_eq!(s.leads, 3, "{model}");
+        assert_eq!(s.opportunities, 2, "{model}");
+        assert_eq!(s.won, 1, "{model}");
+        assert_eq!(s.customers, 2, "{model}");
+        // 250.00 − 50.00 refund + 50,000 ARS × 0.001 = 250.00 USD
+        assert_eq!(cents(s.sales_revenue), 25_000, "{model}");
+        assert!(s.warnings.iter().all(|x| x.code != "missing_fx_rate"));
+        assert!(s.unconverted.is_empty());
+        assert_eq!(cents(s.marketing_spend), spend7);
+        let expect_roi = (spend7 > 0)
+            .then(|| ((25_000 - spend7) as f64 / spend7 as f64 * 10_000.0).round() / 100.0);
+        assert_eq!(s.roi_percentage, expect_roi);
+        let per =
+            |n: i64| (spend7 > 0 || n > 0).then(|| ((spend7 as f64 / n as f64).round()) / 100.0);
+        assert_eq!(s.cpl, per(3));
+        assert_eq!(s.cpa, per(2));
+        assert_eq!(s.lead_to_opportunity_rate, Some(66.67));
+        assert_eq!(s.opportunity_to_won_rate, Some(50.0));
+        // Previous week had no CRM leads: change is null, not infinite.
+        assert_eq!(s.leads_change, None);
+    }
+
+    // Campaign rows add up to the totals, and include the unknown row.
+    let list = marketing::campaigns(
+        &w.db,
+        &w.ctx,
+        &CampaignsQuery {
+            time_range: Some("7d".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        list.items.iter().map(|r| r.leads).sum::<i64>(),
+        list.totals.leads
+    );
+    assert_eq!(
+        list.items.iter().map(|r| r.opportunities).sum::<i64>(),
+        list.totals.opportunities
+    );
+    assert_eq!(
+        list.items.iter().map(|r| cents(r.revenue)).sum::<i64>(),
+        cents(list.totals.sales_revenue)
+    );
+    assert_eq!(
+        list.items.iter().map(|r| cents(r.spend)).sum::<i64>(),
+        cents(list.totals.marketing_spend)
+    );
+    let unknown = list.items.iter().find(|r| r.id == "unknown").unwrap();
+    assert_eq!((unknown.leads, unknown.status.as_str()), (1, "UNKNOWN"));
+    let row_a = list.items.iter().find(|r| r.id == campaign_a).unwrap();
+    assert!(row_a.leads >= 1);
+    assert!(["ACTIVE", "PAUSED", "DELETED", "ARCHIVED"].contains(&row_a.status.as_str()));
+    // Sorted by spend, descending, by default.
+    assert!(list.items.windows(2).all(|p| p[0].spend >= p[1].spend));
+    // Status filter.
+    let paused = marketing::campaigns(
+        &w.db,
+        &w.ctx,
+        &CampaignsQuery {
+            time_range: Some("7d".into()),
+            status: Some("PAUSED".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(paused.items.iter().all(|r| r.status == "PAUSED"));
+
+    // Drill-down: the campaign's ads carry creative text and the lead.
+    let detail = marketing::campaign(
+        &w.db,
+        &w.ctx,
+        &campaign_a,
+        &StatsQuery {
+            time_range: Some("7d".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ad_row = detail.ads.iter().find(|a| a.id == w.ads[0]).unwrap();
+    assert!(ad_row.creative_title.is_some());
+    assert!(ad_row.figures.leads >= 1);
+    assert_eq!(
+        detail.ads.iter().map(|a| a.figures.leads).sum::<i64>(),
+        detail.campaign.leads
+    );
+    let err = marketing::campaign(&w.db, &w.ctx, "424242", &StatsQuery::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, crm_core::CoreError::NotFound(_)));
+
+    // A seller may not read marketing numbers.
+    let seller = TenantCtx {
+        role: Role::Seller,
+        ..w.ctx.clone()
+    };
+    assert!(matches!(
+        marketing::stats(&w.db, &seller, &StatsQuery::default())
+            .await
+            .unwrap_err(),
+        crm_core::CoreError::Forbidden(_)
+    ));
+    w.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn sync_recovers_from_throttle_expiry_and_restatement() {
+    let w = world().await;
+    w.sync().await;
+    let (since, until) = range_of("7d");
+    let before = w.stats("7d", "cohort").await;
+
+    // Meta restates last week's spend: the next sync's 28-day lookback picks
+    // it up and the hub matches the sandbox again.
+    w.control("restate", json!({"days_back": 7, "factor": 1.5}))
+        .await;
+    let (restated, ..) = w.meta_totals(since, until).await;
+    assert_ne!(
+        cents(before.marketing_spend),
+        restated,
+        "restatement changed nothing"
+    );
+    w.sync().await;
+    assert_eq!(
+        cents(w.stats("7d", "cohort").await.marketing_spend),
+        restated
+    );
+
+    // Throttling on insights: the client backs off and the sync completes.
+    w.control(
+        "faults",
+        json!({"path": "insights", "kind": "throttle", "count": 1}),
+    )
+    .await;
+    let r = sync::sync_with_session(&w.db, &w.session(), w.ctx.tenant_id, &w.act, Utc::now()).await;
+    match r {
+        Ok(_) => {}
+        Err(sync::Failure::Graph(e)) => assert_eq!(e.kind(), "throttled", "{e}"),
+        Err(e) => panic!("{e:?}"),
+    }
+    w.sync().await;
+    assert_eq!(
+        cents(w.stats("7d", "cohort").await.marketing_spend),
+        restated
+    );
+
+    // The token expires: the sync fails with Meta's error and stored numbers
+    // are kept (never replaced by zero).
+    w.control("tokens/expire", json!({"all": true})).await;
+    let err = sync::sync_with_session(&w.db, &w.session(), w.ctx.tenant_id, &w.act, Utc::now())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            sync::Failure::Graph(meta_graph::GraphError::TokenExpired(_))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        cents(w.stats("7d", "cohort").await.marketing_spend),
+        restated
+    );
+    w.sb.shutdown().await;
+}
