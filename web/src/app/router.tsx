@@ -1,5 +1,5 @@
 import type { RouteObject } from 'react-router';
-import { LoginPage, SetupPage } from '../features/auth';
+import { LoginPage, LogoutPage, SetupPage } from '../features/auth';
 import { ALL_NAV, FEATURES } from './features';
 import { AppLayout } from './layout/AppLayout';
 import { RequirePermission, RequireSession, SetupGate } from './gates';
@@ -14,6 +14,7 @@ export function appRoutes(): RouteObject[] {
       children: [
         { path: '/setup', element: <SetupPage /> },
         { path: '/login', element: <LoginPage /> },
+        { path: '/logout', element: <LogoutPage /> },
         {
           element: (
             <RequireSession>

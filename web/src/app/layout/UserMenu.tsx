@@ -1,20 +1,17 @@
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
-import { useQueryClient } from '@tanstack/react-query';
 import { ChevronDown, LogOut } from 'lucide-react';
-import { logout, useSession } from '../../shared/session';
+import { useSession } from '../../shared/session';
 import { initials } from '../../shared/format';
-import { RoleBadge, errorMessage, useToast } from '../../shared/ui';
+import { RoleBadge, useToast } from '../../shared/ui';
 
 export function UserMenu() {
   const { t } = useTranslation();
   const session = useSession();
-  const client = useQueryClient();
   const navigate = useNavigate();
   const toast = useToast();
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -33,18 +30,10 @@ export function UserMenu() {
     };
   }, [open]);
 
-  const onLogout = async () => {
-    setBusy(true);
+  const onLogout = () => {
+    setOpen(false);
     toast.clear();
-    try {
-      await logout(client);
-    } catch (err) {
-      // The local session is gone either way; tell the user if the server did not confirm.
-      toast.error(errorMessage(t, err));
-    } finally {
-      setBusy(false);
-      navigate('/login', { replace: true });
-    }
+    navigate('/logout');
   };
 
   const { user } = session;
@@ -66,7 +55,7 @@ export function UserMenu() {
               <RoleBadge role={user.role} />
             </div>
           </div>
-          <button type="button" role="menuitem" className="user-menu-item" disabled={busy} onClick={() => void onLogout()}>
+          <button type="button" role="menuitem" className="user-menu-item" onClick={onLogout}>
             <LogOut size={16} aria-hidden />
             <span>{t('userMenu.logout')}</span>
           </button>

@@ -1,2 +1,3 @@
 export { LoginPage } from './routes/LoginPage';
 export { SetupPage } from './routes/SetupPage';
+export { LogoutPage } from './routes/LogoutPage';
