@@ -136,3 +136,18 @@ async fn health_readiness_and_metrics() {
     let text = m.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
 }
+
+#[tokio::test]
+async fn api_docs_are_public_and_self_hosted() {
+    let app = spawn_app().await;
+    let r = reqwest::get(format!("{}/api/docs", app.url)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = r.text().await.unwrap();
+    assert!(html.contains("/swagger/swagger-ui-bundle.js"), "{html}");
+    assert!(!html.contains("https://"), "no CDN: the page works offline");
+    let doc = Client::new(&app).get("/api/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert_eq!(doc.body["info"]["title"], "CRM Ventas API");
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+}
