@@ -612,3 +612,243 @@ async fn sync_recovers_from_throttle_expiry_and_restatement() {
     );
     w.sb.shutdown().await;
 }
+
+async fn outbox_rows(db: &sea_orm::DatabaseConnection) -> Vec<crm_db::entity::outbox::Model> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    crm_db::entity::outbox::Entity::find()
+        .order_by_asc(crm_db::entity::outbox::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn conversions_api_ledger_sends_each_stage_once_and_skips_stale_events() {
+    use crm_core::services::capi;
+    let w = world().await;
+    w.sync().await;
+    let dataset = w.sb.summary().datasets[0].id.clone();
+    // Not configured: nothing is queued.
+    let created = w
+        .control("leads", json!({"ad_id": w.ads[0], "fields": {"full_name": "Capi Uno", "email": "c1@capi.test"}}))
+        .await;
+    let l1 = w
+        .session()
+        .lead(created["leadgen_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let (lead1, _) = attribution::apply_lead_ads_lead(&w.db, w.ctx.tenant_id, &l1)
+        .await
+        .unwrap();
+    let ev = outbox_rows(&w.db)
+        .await
+        .into_iter()
+        .find(|e| e.event_type == "lead_created" && e.aggregate_id == lead1.id.to_string())
+        .unwrap();
+    assert_eq!(
+        capi::on_outbox_event(
+            &w.db,
+            w.ctx.tenant_id,
+            &ev.event_type,
+            &ev.aggregate_id,
+            &ev.payload,
+            ev.created_at
+        )
+        .await
+        .unwrap(),
+        None
+    );
+    // Bad settings are refused; good ones stored.
+    let bad = capi::put_settings(
+        &w.db,
+        &w.ctx,
+        &capi::CapiSettings {
+            enabled: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        bad,
+        crm_core::CoreError::Validation {
+            code: "missing_dataset_id",
+            ..
+        }
+    ));
+    let marketing = TenantCtx {
+        role: Role::Marketing,
+        ..w.ctx.clone()
+    };
+    capi::put_settings(
+        &w.db,
+        &marketing,
+        &capi::CapiSettings {
+            dataset_id: Some(dataset.clone()),
+            enabled: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // The lead_created event: one ledger row even when the event comes twice.
+    let id = capi::on_outbox_event(
+        &w.db,
+        w.ctx.tenant_id,
+        &ev.event_type,
+        &ev.aggregate_id,
+        &ev.payload,
+        ev.created_at,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        capi::on_outbox_event(
+            &w.db,
+            w.ctx.tenant_id,
+            &ev.event_type,
+            &ev.aggregate_id,
+            &ev.payload,
+            ev.created_at
+        )
+        .await
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        capi::send_with_session(&w.db, &w.session(), id)
+            .await
+            .unwrap(),
+        capi::SendOutcome::Done
+    );
+    // Sending again does nothing (already accepted).
+    assert_eq!(
+        capi::send_with_session(&w.db, &w.session(), id)
+            .await
+            .unwrap(),
+        capi::SendOutcome::Done
+    );
+    let got: Value = reqwest::get(format!("{}/_sandbox/received/capi", w.sb.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reqs = got["data"]
+        .as_array()
+        .or_else(|| got.as_array())
+        .unwrap()
+        .clone();
+    assert_eq!(reqs.len(), 1, "{got}");
+    let sent = reqs[0].to_string();
+    assert!(sent.contains("initial_lead"), "{sent}");
+    assert!(sent.contains(&l1.id), "lead_id is the leadgen id: {sent}");
+    assert!(sent.contains("system_generated"), "{sent}");
+
+    // A CTWA lead goes as business_messaging with its click id.
+    let (bruno, _) = attribution::apply_ctwa_referral(
+        &w.db,
+        w.ctx.tenant_id,
+        &leads::ContactInput {
+            name: Some("Capi WA".into()),
+            wa_id: Some("5491155559999".into()),
+            ..Default::default()
+        },
+        &Referral {
+            source_id: Some(w.ads[0].clone()),
+            source_type: Some("ad".into()),
+            ctwa_clid: Some("clid-capi".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let ev2 = outbox_rows(&w.db)
+        .await
+        .into_iter()
+        .find(|e| e.event_type == "lead_created" && e.aggregate_id == bruno.id.to_string())
+        .unwrap();
+    let id2 = capi::on_outbox_event(
+        &w.db,
+        w.ctx.tenant_id,
+        &ev2.event_type,
+        &ev2.aggregate_id,
+        &ev2.payload,
+        ev2.created_at,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    capi::send_with_session(&w.db, &w.session(), id2)
+        .await
+        .unwrap();
+    let got: Value = reqwest::get(format!("{}/_sandbox/received/capi", w.sb.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all = got.to_string();
+    assert!(
+        all.contains("clid-capi") && all.contains("business_messaging") && all.contains("whatsapp"),
+        "{all}"
+    );
+
+    // An event older than 7 days is recorded as skipped and never sent.
+    let stale = capi::on_outbox_event(
+        &w.db,
+        w.ctx.tenant_id,
+        "lead_status_changed",
+        &lead1.id.to_string(),
+        &json!({"from": "new", "to": "qualified"}),
+        Utc::now() - Duration::days(8),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        capi::send_with_session(&w.db, &w.session(), stale)
+            .await
+            .unwrap(),
+        capi::SendOutcome::Done
+    );
+
+    // The ledger shows every event with its outcome.
+    let page = capi::ledger(&w.db, &w.ctx, &capi::LedgerQuery::default())
+        .await
+        .unwrap();
+    let by_status = |s: &str| page.items.iter().filter(|e| e.status == s).count();
+    assert_eq!(
+        (by_status("accepted"), by_status("skipped")),
+        (2, 1),
+        "{:?}",
+        page.items
+    );
+    let skipped = page.items.iter().find(|e| e.status == "skipped").unwrap();
+    assert_eq!(
+        (skipped.stage.as_str(), skipped.event_name.as_str()),
+        ("lead_qualified", "qualified_lead")
+    );
+    assert!(skipped.last_error.as_deref().unwrap().contains("7 days"));
+    let got: Value = reqwest::get(format!("{}/_sandbox/received/capi", w.sb.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!got.to_string().contains("qualified_lead"));
+    // A seller cannot read the ledger.
+    let seller = TenantCtx {
+        role: Role::Seller,
+        ..w.ctx.clone()
+    };
+    assert!(
+        capi::ledger(&w.db, &seller, &capi::LedgerQuery::default())
+            .await
+            .is_err()
+    );
+    w.sb.shutdown().await;
+}
