@@ -13,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+CRM_BIN_PATH="$TARGET_DIR/debug/crm"
 PG_URL=${CRM_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -60,7 +62,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "OpenAPI drift check"
 cargo build --locked -q -p crm-server
-./target/debug/crm openapi > /tmp/openapi.generated.json
+"$CRM_BIN_PATH" openapi > /tmp/openapi.generated.json
 if ! diff -u openapi.json /tmp/openapi.generated.json > /tmp/openapi.diff; then
   head -50 /tmp/openapi.diff
   echo "openapi.json differs from what the code generates: run 'cargo run -p crm-server -- openapi > openapi.json' and commit it." >&2
@@ -89,7 +91,7 @@ step "web unit tests"
 
 if [ -z "${SKIP_E2E:-}" ]; then
   step "browser end-to-end tests (Chromium)"
-  (cd web && CRM_BIN="$ROOT/target/debug/crm" npm run e2e 2>&1) | tee /tmp/web-e2e.log
+  (cd web && CRM_BIN="$CRM_BIN_PATH" npm run e2e 2>&1) | tee /tmp/web-e2e.log
 fi
 
 step "summary"
