@@ -142,7 +142,12 @@ async fn api_docs_are_public_and_self_hosted() {
     let app = spawn_app().await;
     let r = reqwest::get(format!("{}/api/docs", app.url)).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = r.text().await.unwrap();
     assert!(html.contains("/swagger/swagger-ui-bundle.js"), "{html}");
     assert!(!html.contains("https://"), "no CDN: the page works offline");
