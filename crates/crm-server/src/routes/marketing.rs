@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use crm_core::services::Page;
 use crm_core::services::attribution;
+use crm_core::services::capi::{self, CapiSettings, LedgerEntry, LedgerQuery, SendOutcome};
 use crm_core::services::fx::{self, FxImport, FxQuery, FxRate, FxRateInput};
 use crm_core::services::marketing::{
     self as svc, CampaignDetail, CampaignInsights, CampaignList, CampaignsQuery, MarketingStats,
@@ -35,6 +36,45 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_fx, put_fx))
         .routes(routes!(delete_fx))
         .routes(routes!(import_fx))
+        .routes(routes!(get_capi_settings, put_capi_settings))
+        .routes(routes!(capi_ledger))
+}
+
+/// Conversions API settings (dataset, stage → event names).
+#[utoipa::path(operation_id = "getCapiSettings", get, path = "/api/crm/marketing/capi/settings", tag = "marketing",
+    responses((status = 200, body = CapiSettings), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn get_capi_settings(
+    State(s): State<AppState>,
+    auth: Authed,
+) -> ApiResult<ApiJson<CapiSettings>> {
+    Ok(ApiJson(capi::get_settings(&s.db, &auth).await?))
+}
+
+/// Sets the Conversions API settings (ceo/admin/marketing).
+#[utoipa::path(operation_id = "putCapiSettings", put, path = "/api/crm/marketing/capi/settings", tag = "marketing",
+    request_body = CapiSettings,
+    responses((status = 200, body = CapiSettings), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_capi_settings(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiJson(input): ApiJson<CapiSettings>,
+) -> ApiResult<ApiJson<CapiSettings>> {
+    Ok(ApiJson(capi::put_settings(&s.db, &auth, &input).await?))
+}
+
+/// The Conversions API ledger: every stage event with its outcome
+/// (queued, accepted, rejected with Meta's message, skipped), newest first.
+#[utoipa::path(operation_id = "listCapiEvents", get, path = "/api/crm/marketing/capi/events", tag = "marketing",
+    params(LedgerQuery),
+    responses((status = 200, body = Page<LedgerEntry>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn capi_ledger(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
+) -> ApiResult<ApiJson<Page<LedgerEntry>>> {
+    Ok(ApiJson(capi::ledger(&s.db, &auth, &q).await?))
 }
 
 /// Headline numbers of the Marketing Hub for a period and model, with the
@@ -305,4 +345,57 @@ pub fn register_jobs(reg: &mut Registry) {
         job_kind: attribution::RECONCILE_JOB,
         wants: wants_reconcile,
     });
+    reg.handle(
+        capi::ENQUEUE_JOB,
+        Arc::new(move |db, job| {
+            Box::pin(async move {
+                let Some(tenant) = job.tenant_id else {
+                    return JobOutcome::Fail {
+                        error: "event without a tenant".into(),
+                    };
+                };
+                match capi::handle_outbox_job(&db, tenant, &job.payload).await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(e) => JobOutcome::Retry {
+                        error: e.to_string(),
+                        after: None,
+                    },
+                }
+            })
+        }),
+    );
+    reg.consume(Consumer {
+        job_kind: capi::ENQUEUE_JOB,
+        wants: capi::wants,
+    });
+    let e = env.clone();
+    reg.handle(
+        capi::SEND_JOB,
+        Arc::new(move |db, job| {
+            let env = e.clone();
+            Box::pin(async move {
+                let Some(id) = job
+                    .payload
+                    .get("capi_event_id")
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| s.parse::<Uuid>().ok())
+                else {
+                    return JobOutcome::Fail {
+                        error: "send job without a ledger id".into(),
+                    };
+                };
+                match capi::send(&db, &env, id).await {
+                    Ok(SendOutcome::Done) => JobOutcome::Done,
+                    Ok(SendOutcome::Retry(error, after)) => JobOutcome::Retry {
+                        error,
+                        after: after.map(std::time::Duration::from_secs),
+                    },
+                    Err(e) => JobOutcome::Retry {
+                        error: e.to_string(),
+                        after: None,
+                    },
+                }
+            })
+        }),
+    );
 }

@@ -66,13 +66,20 @@ async fn handshake(State(s): State<AppState>, Query(q): Query<Handshake>) -> Res
         )
         .into_response()
     };
-    let Some(expected) = crate::meta::webhook_verify_token(&s) else {
+    let Some(expected) = s
+        .cfg
+        .meta
+        .meta_webhook_verify_token
+        .as_ref()
+        .map(|t| t.0.clone())
+        .filter(|t| !t.is_empty())
+    else {
         return forbidden();
     };
     match meta_graph::verify_challenge(
-        q.mode.as_deref().unwrap_or(""),
-        q.verify_token.as_deref().unwrap_or(""),
-        q.challenge.as_deref().unwrap_or(""),
+        q.mode.as_deref(),
+        q.verify_token.as_deref(),
+        q.challenge.as_deref(),
         &expected,
     ) {
         Some(ch) => (StatusCode::OK, ch.to_owned()).into_response(),
@@ -185,7 +192,7 @@ pub fn register_jobs(reg: &mut Registry, extend: impl FnOnce(&mut WebhookRegistr
             let hooks = hooks.clone();
             let cx = HandlerCx {
                 db,
-                env: env.clone(),
+                env: (*env).clone(),
             };
             Box::pin(async move {
                 let Some(id) = job
