@@ -220,3 +220,39 @@ pub fn register_jobs(reg: &mut Registry, extend: impl FnOnce(&mut WebhookRegistr
         }),
     );
 }
+
+/// `crm webhooks …` (operator commands on the inbox).
+#[derive(Debug, clap::Subcommand)]
+pub enum WebhooksCmd {
+    /// Queue inbox events for processing again: one event (`--id`), or
+    /// every event in a status (`--status failed|unroutable|ignored`). A
+    /// running worker (`crm serve` or `crm worker`) processes them.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub db: crate::config::DbArgs,
+    /// One inbox event id.
+    #[arg(long)]
+    pub id: Option<Uuid>,
+    /// failed, unroutable or ignored.
+    #[arg(long)]
+    pub status: Option<String>,
+}
+
+/// Runs a `crm webhooks` command.
+pub async fn run_cli(cmd: WebhooksCmd) -> anyhow::Result<()> {
+    match cmd {
+        WebhooksCmd::Replay(a) => {
+            let db = crm_db::connect(&a.db.database_url, 2).await?;
+            crm_db::migrate(&db).await?;
+            let n = inbox::replay(&db, None, a.id, a.status.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("queued {n} webhook event(s) for processing");
+        }
+    }
+    Ok(())
+}

@@ -278,3 +278,108 @@ async fn a_lead_ads_webhook_creates_one_attributed_lead_and_syncs_the_ad_account
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn crm_webhooks_replay_requeues_unroutable_events_which_route_once_the_page_is_selected() {
+    let app = spawn_meta_app().await;
+    let ceo = setup_ceo(&app).await;
+    connect_meta(&app, &ceo).await;
+    let w = world(&app).await;
+    let page = w["pages"][0].clone();
+    let page_id = page["id"].as_str().unwrap();
+    // A leadgen webhook for a Page nobody selected yet: unroutable.
+    let created = control(
+        &app,
+        reqwest::Method::POST,
+        "/config",
+        json!({"require_subscription": false}),
+    )
+    .await;
+    assert!(created.is_object());
+    let lead = control(
+        &app,
+        reqwest::Method::POST,
+        "/leads",
+        json!({"form_id": page["form_ids"][0], "ad_id": null, "fields": {"full_name": "Tarde", "email": "tarde@x.test"}}),
+    )
+    .await;
+    let key = format!("leadgen:{}", lead["leadgen_id"].as_str().unwrap());
+    let db = db(&app);
+    let status = |db: sea_orm::DatabaseConnection, key: String| async move {
+        let r = query(
+            &db,
+            &format!("SELECT status, attempts FROM webhook_inbox WHERE dedupe_key = '{key}'"),
+        )
+        .await;
+        r.first().map(|r| {
+            (
+                r.try_get::<String>("", "status").unwrap(),
+                r.try_get::<i32>("", "attempts").unwrap(),
+            )
+        })
+    };
+    eventually("the event to be unroutable", || {
+        let (db, key) = (db.clone(), key.clone());
+        async move { status(db, key).await.is_some_and(|s| s.0 == "unroutable") }
+    })
+    .await;
+    // The tenant selects the Page afterwards; the operator replays.
+    let r = ceo
+        .post(
+            "/api/crm/marketing/lead-pages",
+            json!({"page_ids": [page_id]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let url = app
+        .server
+        .as_ref()
+        .unwrap()
+        .state
+        .cfg
+        .db
+        .database_url
+        .clone();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args([
+            "webhooks",
+            "replay",
+            "--status",
+            "unroutable",
+            "--database-url",
+            &url,
+        ])
+        .env("CRM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued 1 webhook event"));
+    eventually("the replayed event to be processed", || {
+        let (db, key) = (db.clone(), key.clone());
+        async move {
+            status(db, key)
+                .await
+                .is_some_and(|s| s.0 == "done" && s.1 == 2)
+        }
+    })
+    .await;
+    // A bad filter is refused with a clear message.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args([
+            "webhooks",
+            "replay",
+            "--status",
+            "done",
+            "--database-url",
+            &url,
+        ])
+        .env("CRM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only failed, unroutable or ignored"));
+}
