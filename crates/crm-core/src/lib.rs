@@ -9,6 +9,7 @@ pub mod roles;
 pub mod secrets;
 pub mod services;
 pub mod validate;
+pub mod vault;
 
 pub use error::CoreError;
 pub use roles::{Permission, Role};

@@ -7,7 +7,7 @@ use crm_core::Role;
 use crm_core::services::accounts::{self, NewTenant, NewUser, SetupInput};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{DbArgs, LogFormat, ServeArgs};
+use crate::config::{DbArgs, KeyArgs, LogFormat, ServeArgs, WorkerArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,7 +37,7 @@ pub enum Command {
     /// Run the HTTP server (API and web UI) with the in-process job worker.
     Serve(Box<ServeArgs>),
     /// Run only the job worker (for scale-out next to `serve --worker false`).
-    Worker(DbArgs),
+    Worker(Box<WorkerArgs>),
     /// Apply database migrations and exit.
     Migrate(DbArgs),
     /// First run: create the first tenant and its CEO (only while no user exists).
@@ -51,6 +51,9 @@ pub enum Command {
     User(UserCmd),
     /// Print the OpenAPI document.
     Openapi,
+    /// Master keys of the credentials vault.
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Write a consistent copy of a SQLite database while the server runs
     /// (for PostgreSQL, use pg_dump; see docs/operations.md).
     Backup(BackupArgs),
@@ -83,6 +86,33 @@ pub struct SetupArgs {
     pub name: String,
     #[arg(long)]
     pub email: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCmd {
+    /// Print a new random master key (base64, 32 bytes) for CRM_MASTER_KEY.
+    Generate,
+    /// Re-encrypt every stored credential under the current master key.
+    ///
+    /// With CRM_MASTER_KEYS="NEW,OLD" (current first) every row still under
+    /// OLD is re-encrypted under NEW; afterwards OLD can be dropped. Without a
+    /// configured key, the development key file in the data directory gets a
+    /// new key first (restart the server afterwards).
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Folder holding the development key file.
+    #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
+    pub data_dir: std::path::PathBuf,
+    /// Production mode: only configured keys are used.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    pub production: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +195,28 @@ fn read_password() -> anyhow::Result<String> {
     }
 }
 
+/// The keyring to rotate to: the configured keys, or (development) the key
+/// file with a freshly generated current key prepended.
+fn rotation_keyring(a: &RotateArgs) -> anyhow::Result<crm_core::vault::Keyring> {
+    let configured = a.keys.configured();
+    if !configured.is_empty() {
+        return Ok(crm_core::vault::Keyring::from_base64(&configured)?);
+    }
+    if a.production {
+        anyhow::bail!("CRM_PRODUCTION requires CRM_MASTER_KEYS=\"NEW,OLD\" to rotate");
+    }
+    let mut keys = crm_core::vault::read_dev_keys_b64(&a.data_dir)?;
+    keys.insert(0, crm_core::vault::generate_key());
+    let ring = crm_core::vault::Keyring::from_base64(&keys)?;
+    crm_core::vault::write_dev_keyring(&a.data_dir, &keys)?;
+    eprintln!(
+        "added a new development master key {} to {}; restart the server to use it",
+        ring.current_id(),
+        crm_core::vault::dev_key_path(&a.data_dir).display()
+    );
+    Ok(ring)
+}
+
 async fn db(args: &DbArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = crm_db::connect(&args.database_url, args.db_max_connections).await?;
     crm_db::migrate(&db).await?;
@@ -176,6 +228,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let server = crate::server::start(*args).await?;
             let url = server.url.clone();
+            if let Some(sandbox) = &server.meta_sandbox_url {
+                println!("Meta sandbox at {sandbox}");
+            }
             println!("CRM Ventas listening on {url}");
             let _ = std::io::stdout().flush();
             tracing::info!("listening on {url}");
@@ -188,14 +243,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             server.wait().await;
         }
         Command::Worker(args) => {
-            let db = db(&args).await?;
+            let db = db(&args.db).await?;
+            let keyring = crate::meta::load_keyring(&args.keys, &args.data_dir, args.production)?;
+            if args.meta.meta_sandbox {
+                anyhow::bail!(
+                    "--meta-sandbox runs inside `crm serve`; a separate worker cannot share it"
+                );
+            }
+            let meta_env = std::sync::Arc::new(crate::meta::build_env(
+                &args.meta,
+                keyring,
+                &args.public_url,
+                None,
+            )?);
             let stop = tokio_util::sync::CancellationToken::new();
             let s = stop.clone();
             tokio::spawn(async move {
                 crate::server::shutdown_signal().await;
                 s.cancel();
             });
-            crate::worker::Worker::new(db, crate::worker::registry())
+            crate::worker::Worker::new(db, crate::worker::registry(meta_env))
                 .run(stop)
                 .await;
         }
@@ -275,6 +342,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Openapi => {
             print!("{}", crate::routes::openapi_json());
+        }
+        Command::Keys(KeysCmd::Generate) => {
+            println!("{}", crm_core::vault::generate_key());
+        }
+        Command::Keys(KeysCmd::Rotate(a)) => {
+            let keyring = rotation_keyring(&a)?;
+            let db = db(&a.db).await?;
+            let report = crm_core::services::meta_connection::rotate_credentials(&db, &keyring)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "re-encrypted {} of {} credentials under key {}",
+                report.reencrypted, report.total, report.current_key_id
+            );
         }
         Command::Backup(a) => backup(&a).await?,
     }

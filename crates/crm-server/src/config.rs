@@ -76,6 +76,116 @@ pub struct ServeArgs {
     /// Bearer token required by /metrics (open when unset).
     #[arg(long, env = "CRM_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// A secret setting: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// The Meta app (see docs/meta-setup.md).
+#[derive(Debug, Clone, Args)]
+pub struct MetaArgs {
+    /// Meta app id (App Dashboard → Settings → Basic).
+    #[arg(long, env = "CRM_META_APP_ID")]
+    pub meta_app_id: Option<String>,
+    /// Meta app secret. Used for the code exchange, appsecret_proof and signed_request checks.
+    #[arg(long, env = "CRM_META_APP_SECRET", hide_env_values = true)]
+    pub meta_app_secret: Option<Secret>,
+    /// Graph API base URL.
+    #[arg(
+        long,
+        env = "CRM_META_GRAPH_URL",
+        default_value = "https://graph.facebook.com"
+    )]
+    pub meta_graph_url: String,
+    /// Base URL of the OAuth dialog.
+    #[arg(
+        long,
+        env = "CRM_META_DIALOG_URL",
+        default_value = "https://www.facebook.com"
+    )]
+    pub meta_dialog_url: String,
+    /// Graph API version.
+    #[arg(long, env = "CRM_META_API_VERSION", default_value = "v25.0")]
+    pub meta_api_version: String,
+    /// Verify token Meta sends when subscribing the webhook URL.
+    #[arg(long, env = "CRM_META_WEBHOOK_VERIFY_TOKEN", hide_env_values = true)]
+    pub meta_webhook_verify_token: Option<Secret>,
+    /// OAuth scopes to request (comma-separated; default: every scope the CRM uses).
+    #[arg(long, env = "CRM_META_SCOPES", value_delimiter = ',')]
+    pub meta_scopes: Vec<String>,
+    /// Facebook Login for Business configuration id (replaces the scope list in the dialog).
+    #[arg(long, env = "CRM_META_CONFIG_ID")]
+    pub meta_config_id: Option<String>,
+    /// Run the local Meta sandbox in-process and talk to it instead of Meta (development, demo, e2e).
+    #[arg(long, env = "CRM_META_SANDBOX", default_value_t = false)]
+    pub meta_sandbox: bool,
+}
+
+/// Master keys of the credentials vault.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// The current master key: 32 random bytes, base64 (`crm keys generate`).
+    #[arg(long, env = "CRM_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<Secret>,
+    /// A keyring, comma-separated base64 keys, current first; older keys only decrypt.
+    /// Used for rotation together with `crm keys rotate`.
+    #[arg(
+        long,
+        env = "CRM_MASTER_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub master_keys: Vec<Secret>,
+}
+
+impl KeyArgs {
+    /// Configured keys, current first (CRM_MASTER_KEY, then CRM_MASTER_KEYS).
+    pub fn configured(&self) -> Vec<String> {
+        self.master_key
+            .iter()
+            .chain(self.master_keys.iter())
+            .map(|s| s.0.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// Settings of `crm worker` (a worker process needs the vault and the Meta app too).
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Folder for local state (the development master key).
+    #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Production mode: refuses to start without CRM_MASTER_KEY.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    pub production: bool,
+    /// Public base URL of the server (for links the worker builds).
+    #[arg(long, env = "CRM_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
 }
 
 impl ServeArgs {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod meta;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;

@@ -21,6 +21,9 @@ pub struct RunningServer {
     stop: CancellationToken,
     http: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    /// The in-process Meta sandbox (`--meta-sandbox`), e.g. `http://127.0.0.1:PORT`.
+    pub meta_sandbox_url: Option<String>,
+    meta_sandbox: Option<meta_sandbox::Sandbox>,
 }
 
 impl RunningServer {
@@ -31,6 +34,9 @@ impl RunningServer {
         if let Some(w) = self.worker {
             let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
         }
+        if let Some(s) = self.meta_sandbox {
+            s.shutdown().await;
+        }
     }
 
     /// Waits until the server stops (Ctrl-C or SIGTERM when started by `serve`).
@@ -38,6 +44,9 @@ impl RunningServer {
         let _ = self.http.await;
         if let Some(w) = self.worker {
             let _ = w.await;
+        }
+        if let Some(s) = self.meta_sandbox {
+            s.shutdown().await;
         }
     }
 
@@ -56,12 +65,31 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     {
         anyhow::bail!("CRM_PRODUCTION requires CRM_PUBLIC_URL to be an https:// URL");
     }
+    if args.production && args.meta.meta_sandbox {
+        anyhow::bail!(
+            "the Meta sandbox is for development and tests; it cannot run with CRM_PRODUCTION"
+        );
+    }
+    let keyring = crate::meta::load_keyring(&args.keys, &args.data_dir, args.production)?;
     let db = crm_db::connect(&args.db.database_url, args.db.db_max_connections).await?;
     crm_db::migrate(&db).await?;
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = args.public_url(addr);
+    let (meta_sandbox, sandbox_target) = if args.meta.meta_sandbox {
+        let (s, t) = crate::meta::start_sandbox(&args.meta, &public_url).await?;
+        (Some(s), Some(t))
+    } else {
+        (None, None)
+    };
+    let meta_env = Arc::new(crate::meta::build_env(
+        &args.meta,
+        keyring,
+        &public_url,
+        sandbox_target.as_ref(),
+    )?);
     let state = AppState {
+        meta: meta_env.clone(),
         db: db.clone(),
         insecure_cookies: is_plain_localhost(&public_url),
         public_url: Arc::from(public_url.as_str()),
@@ -87,7 +115,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         }
     });
     let worker = if state.cfg.worker {
-        let w = Worker::new(db, worker::registry());
+        let w = Worker::new(db, worker::registry(meta_env));
         Some(tokio::spawn(w.run(stop.clone())))
     } else {
         None
@@ -99,6 +127,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         stop,
         http,
         worker,
+        meta_sandbox_url: sandbox_target.map(|t| t.base_url),
+        meta_sandbox,
     })
 }
 

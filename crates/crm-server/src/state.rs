@@ -16,4 +16,6 @@ pub struct AppState {
     pub insecure_cookies: bool,
     pub login_limiter: Arc<LoginLimiter>,
     pub api_limiter: Arc<ApiLimiter>,
+    /// Meta client and the credentials vault.
+    pub meta: Arc<crm_core::services::meta_connection::MetaEnv>,
 }

@@ -43,6 +43,8 @@ pub type Handler = Arc<dyn Fn(DatabaseConnection, job::Model) -> JobFuture + Sen
 pub struct Registry {
     handlers: HashMap<&'static str, Handler>,
     consumers: Vec<Consumer>,
+    /// Meta client and credentials vault, for handlers that call Meta.
+    pub meta: Option<Arc<crm_core::services::meta_connection::MetaEnv>>,
 }
 
 impl Registry {
@@ -59,8 +61,13 @@ impl Registry {
 }
 
 /// The handlers every process registers.
-pub fn registry() -> Registry {
-    Registry::default()
+pub fn registry(meta: Arc<crm_core::services::meta_connection::MetaEnv>) -> Registry {
+    let mut reg = Registry {
+        meta: Some(meta),
+        ..Registry::default()
+    };
+    crate::meta::register(&mut reg);
+    reg
 }
 
 pub struct Worker {

@@ -21,3 +21,8 @@ pub mod meta_ad_status_history;
 pub mod meta_insights_daily;
 pub mod meta_sync_state;
 pub mod webhook_inbox;
+pub mod meta_asset;
+pub mod meta_connection;
+pub mod meta_credential;
+pub mod meta_deletion_request;
+pub mod meta_oauth_state;

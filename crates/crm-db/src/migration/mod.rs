@@ -6,6 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_foundation;
+mod m20261121_000020_meta_connection;
 mod m20261121_000030_marketing;
 mod m20261121_000040_hsm;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_foundation::Migration),
             Box::new(m20261121_000030_marketing::Migration),
             Box::new(m20261121_000040_hsm::Migration),
+            Box::new(m20261121_000020_meta_connection::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod meta;
 pub mod setup;
 pub mod team;
 pub mod tenant;
@@ -35,6 +36,7 @@ or `Authorization: Bearer crm_tok_…` (API tokens). Errors are \
         (name = "audit", description = "Audit log"),
         (name = "tenant", description = "Tenant settings"),
         (name = "health", description = "Health checks"),
+        (name = "meta", description = "Meta connection: OAuth, token health, ad account, WhatsApp and Lead Ads selection"),
     )
 )]
 pub struct ApiDoc;
@@ -67,6 +69,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(tenant::router())
+        .merge(meta::router())
 }
 
 /// The OpenAPI document as pretty JSON (what `openapi.json` in the repo holds).

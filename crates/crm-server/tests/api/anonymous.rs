@@ -15,6 +15,13 @@ const PUBLIC: &[(&str, &str)] = &[
     // exists (checked below: 409 afterwards).
     ("get", "/api/setup"),
     ("post", "/api/setup"),
+    // Meta redirects the browser to the OAuth callback (it checks the session
+    // itself and redirects with ?meta_error=not_signed_in), and calls the
+    // deauthorize/data-deletion callbacks with a signed_request.
+    ("get", "/api/crm/auth/meta/callback"),
+    ("post", "/api/crm/auth/meta/deauthorize"),
+    ("post", "/api/crm/auth/meta/data-deletion"),
+    ("get", "/api/crm/auth/meta/data-deletion/{code}"),
 ];
 
 fn fill_path(path: &str) -> String {
