@@ -418,6 +418,23 @@ pub async fn reconcile_forms(
     Ok(applied)
 }
 
+/// Schedules the next reconcile of a tenant's forms (hourly), once per hour.
+pub async fn schedule_reconcile(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    let mut job = crm_db::jobs::NewJob::now(RECONCILE_JOB, json!({"reason": "scheduled"}));
+    job.tenant_id = Some(tenant_id);
+    job.run_at = at;
+    job.dedupe_key = Some(format!(
+        "{RECONCILE_JOB}:{tenant_id}:{}",
+        at.format("%Y%m%d%H")
+    ));
+    crm_db::jobs::enqueue(conn, job).await?;
+    Ok(())
+}
+
 fn graph_handler_err(e: meta_graph::GraphError) -> HandlerError {
     if e.is_retryable() {
         HandlerError::Retry(e.to_string(), e.retry_after().map(|d| d.as_secs()))

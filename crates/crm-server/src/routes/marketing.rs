@@ -327,7 +327,16 @@ pub fn register_jobs(reg: &mut Registry) {
                     };
                 };
                 match attribution::reconcile_forms(&db, &env, tenant).await {
-                    Ok(_) => JobOutcome::Done,
+                    Ok(_) => {
+                        let next = chrono::Utc::now() + chrono::Duration::hours(1);
+                        match attribution::schedule_reconcile(&db, tenant, next).await {
+                            Ok(()) => JobOutcome::Done,
+                            Err(e) => JobOutcome::Retry {
+                                error: e.to_string(),
+                                after: None,
+                            },
+                        }
+                    }
                     Err(crm_core::services::webhooks::HandlerError::Retry(error, after)) => {
                         JobOutcome::Retry {
                             error,
