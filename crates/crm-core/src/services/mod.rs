@@ -2,7 +2,12 @@
 //! also writes its audit row (and outbox events where the domain has them).
 pub mod accounts;
 pub mod audit;
-pub mod meta_connection;
+pub mod import;
+pub mod leads;
 pub mod page;
+pub mod phone;
+pub mod pipeline;
+pub mod sales;
+pub mod timeline;
 
 pub use page::{Cursor, Page};

@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_foundation;
-mod m20261121_000020_meta_connection;
+mod m20261121_000010_crm_core;
 mod m20261121_000030_marketing;
 mod m20261121_000040_hsm;
 
@@ -17,9 +17,9 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261121_000001_foundation::Migration),
+            Box::new(m20261121_000010_crm_core::Migration),
             Box::new(m20261121_000030_marketing::Migration),
             Box::new(m20261121_000040_hsm::Migration),
-            Box::new(m20261121_000020_meta_connection::Migration),
         ]
     }
 }

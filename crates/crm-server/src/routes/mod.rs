@@ -4,7 +4,10 @@
 pub mod audit;
 pub mod auth;
 pub mod health;
-pub mod meta;
+pub mod leads;
+pub mod opportunities;
+pub mod pipeline;
+pub mod sales;
 pub mod setup;
 pub mod team;
 pub mod tenant;
@@ -36,7 +39,9 @@ or `Authorization: Bearer crm_tok_…` (API tokens). Errors are \
         (name = "audit", description = "Audit log"),
         (name = "tenant", description = "Tenant settings"),
         (name = "health", description = "Health checks"),
-        (name = "meta", description = "Meta connection: OAuth, token health, ad account, WhatsApp and Lead Ads selection"),
+        (name = "leads", description = "Leads, attribution touches, timeline, import and export"),
+        (name = "pipeline", description = "Pipeline stages, opportunities and the board"),
+        (name = "sales", description = "Sales transactions and refunds"),
     )
 )]
 pub struct ApiDoc;
@@ -69,7 +74,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(tenant::router())
-        .merge(meta::router())
+        .merge(leads::router())
+        .merge(pipeline::router())
+        .merge(opportunities::router())
+        .merge(sales::router())
 }
 
 /// The OpenAPI document as pretty JSON (what `openapi.json` in the repo holds).

@@ -4,16 +4,16 @@
 //! names a server).
 
 mod helpers;
-mod meta_support;
 
 mod anonymous;
 mod audit;
 mod auth;
 mod cli;
-mod meta_assets;
-mod meta_health;
-mod meta_oauth;
-mod meta_vault;
+mod import;
+mod isolation;
+mod leads;
+mod pipeline;
+mod sales;
 mod security;
 mod team;
 mod tokens;
