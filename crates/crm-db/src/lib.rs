@@ -84,6 +84,18 @@ pub fn is_postgres(db: &impl sea_orm::ConnectionTrait) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
+/// Options for a transaction that will write. On SQLite it starts with
+/// `BEGIN IMMEDIATE`, taking the write lock up front (waiting up to the busy
+/// timeout) instead of failing with SQLITE_BUSY when a read-then-write
+/// transaction meets a concurrent writer such as the job worker. PostgreSQL
+/// ignores the SQLite mode.
+pub fn write_txn() -> sea_orm::TransactionOptions {
+    sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    }
+}
+
 /// A new time-ordered id.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

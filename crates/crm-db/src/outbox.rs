@@ -54,7 +54,7 @@ pub async fn dispatch(
     consumers: &[Consumer],
     batch: u64,
 ) -> Result<usize, DbErr> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crate::write_txn()).await?;
     let mut q = outbox::Entity::find()
         .filter(outbox::Column::DispatchedAt.is_null())
         .order_by_asc(outbox::Column::Id)

@@ -238,7 +238,7 @@ pub async fn create_tenant(
     db: &DatabaseConnection,
     input: &NewTenant,
 ) -> Result<tenant::Model, CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let t = validated_tenant(input)?.insert(&txn).await?;
     audit::record(
         &txn,
@@ -259,7 +259,7 @@ pub async fn create_user_cli(
     tenant_id: Uuid,
     input: &NewUser,
 ) -> Result<user::Model, CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     if tenant::Entity::find_by_id(tenant_id)
         .one(&txn)
         .await?
@@ -290,7 +290,7 @@ pub async fn setup(
     user_agent: Option<String>,
     session_ttl: Duration,
 ) -> Result<NewSession, CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     if crm_db::is_postgres(&txn) {
         // Serialise concurrent first-run attempts.
         txn.execute_raw(Statement::from_string(
@@ -433,7 +433,7 @@ pub async fn login(
             LoginFailure::BadCredentials
         }));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let (secret, s) = open_session(&txn, &u, ip, user_agent, session_ttl).await?;
     let mut am: user::ActiveModel = u.clone().into();
     am.last_login_at = Set(Some(Utc::now()));
@@ -514,7 +514,7 @@ pub async fn logout(
     ctx: &TenantCtx,
     session_id: Uuid,
 ) -> Result<(), CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Some(Utc::now()).into())
         .filter(session::Column::Id.eq(session_id))
@@ -606,7 +606,7 @@ pub async fn create_team_member(
 ) -> Result<UserView, CoreError> {
     ctx.require(Permission::TeamManage)?;
     check_grant(ctx, input.role)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let u = insert_user(&txn, ctx.tenant_id, input).await?;
     audit::record(
         &txn,
@@ -628,7 +628,7 @@ pub async fn update_team_member(
     patch: &UserPatch,
 ) -> Result<UserView, CoreError> {
     ctx.require(Permission::TeamManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let u = user::Entity::find_by_id(id)
         .filter(user::Column::TenantId.eq(ctx.tenant_id))
         .one(&txn)
@@ -726,7 +726,7 @@ pub async fn create_token(
     check_grant(ctx, input.role)?;
     let name = validate::name("name", &input.name, 120)?;
     let secret = secrets::new_secret(TOKEN_PREFIX);
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let t = api_token::ActiveModel {
         id: Set(crm_db::new_id()),
         tenant_id: Set(ctx.tenant_id),
@@ -759,7 +759,7 @@ pub async fn revoke_token(
     id: Uuid,
 ) -> Result<(), CoreError> {
     ctx.require(Permission::TokensManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let t = api_token::Entity::find_by_id(id)
         .filter(api_token::Column::TenantId.eq(ctx.tenant_id))
         .one(&txn)
@@ -797,7 +797,7 @@ pub async fn update_tenant(
     patch: &TenantPatch,
 ) -> Result<TenantView, CoreError> {
     ctx.require(Permission::SettingsManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let t = tenant::Entity::find_by_id(ctx.tenant_id)
         .one(&txn)
         .await?
