@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod audit;
 pub mod import;
 pub mod leads;
+pub mod meta_connection;
 pub mod page;
 pub mod phone;
 pub mod pipeline;

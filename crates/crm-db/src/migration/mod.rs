@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_foundation;
 mod m20261121_000010_crm_core;
+mod m20261121_000020_meta_connection;
 mod m20261121_000030_marketing;
 mod m20261121_000040_hsm;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000010_crm_core::Migration),
             Box::new(m20261121_000030_marketing::Migration),
             Box::new(m20261121_000040_hsm::Migration),
+            Box::new(m20261121_000020_meta_connection::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod leads;
+pub mod meta;
 pub mod opportunities;
 pub mod pipeline;
 pub mod sales;
@@ -42,6 +43,7 @@ or `Authorization: Bearer crm_tok_…` (API tokens). Errors are \
         (name = "leads", description = "Leads, attribution touches, timeline, import and export"),
         (name = "pipeline", description = "Pipeline stages, opportunities and the board"),
         (name = "sales", description = "Sales transactions and refunds"),
+        (name = "meta", description = "Meta connection: OAuth, token health, ad account, WhatsApp and Lead Ads selection"),
     )
 )]
 pub struct ApiDoc;
@@ -74,6 +76,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(tenant::router())
+        .merge(meta::router())
         .merge(leads::router())
         .merge(pipeline::router())
         .merge(opportunities::router())

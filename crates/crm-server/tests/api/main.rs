@@ -4,6 +4,7 @@
 //! names a server).
 
 mod helpers;
+mod meta_support;
 
 mod anonymous;
 mod audit;
@@ -12,6 +13,10 @@ mod cli;
 mod import;
 mod isolation;
 mod leads;
+mod meta_assets;
+mod meta_health;
+mod meta_oauth;
+mod meta_vault;
 mod pipeline;
 mod sales;
 mod security;
