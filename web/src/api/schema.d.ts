@@ -78,6 +78,351 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/leads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Leads with filters, text search, sorting and cursor pagination. Sellers see
+         *     only their own leads.
+         */
+        get: operations["listLeads"];
+        put?: never;
+        /** Create a lead (duplicate detection by phone, email, wa_id and bsuid). */
+        post: operations["createLead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/bulk/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign (or unassign with null) an owner to many leads (ceo/admin). All ids
+         *     must be visible, or nothing changes (422 `leads_not_found`).
+         */
+        post: operations["bulkAssignLeads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/bulk/tag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add and remove tags on many leads. */
+        post: operations["bulkTagLeads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The filtered lead list as CSV (same filters as `listLeads`; `cursor` and
+         *     `limit` are ignored). Streamed page by page.
+         */
+        get: operations["exportLeadsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import leads from CSV (ceo/admin): a `text/csv` body, or `multipart/form-data`
+         *     with a `file` part (and optionally a `mapping` part). Valid rows are
+         *     imported; invalid rows are reported with line numbers and reasons; rows
+         *     matching existing leads are counted as duplicates (re-importing a file
+         *     creates nothing new).
+         */
+        post: operations["importLeads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A lead with its consent state, touch history (first touch first) and
+         *     opportunities.
+         */
+        get: operations["getLead"];
+        put?: never;
+        post?: never;
+        /** Delete a lead with its touches, timeline and opportunities (not if it has sales). */
+        delete: operations["deleteLead"];
+        options?: never;
+        head?: never;
+        /**
+         * Update contact data, status, owner, tags, time zone or external ids.
+         *     Attribution is not editable (first touch is permanent).
+         */
+        patch: operations["updateLead"];
+        trace?: never;
+    };
+    "/api/leads/{id}/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a marketing opt-in or opt-out with its time and method. */
+        post: operations["setLeadConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a note to the lead's timeline. */
+        post: operations["addLeadNote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The lead's activity timeline, newest first. */
+        get: operations["getLeadTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/leads/{id}/touches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Append an attribution touch. The lead's first touch never changes. A
+         *     repeated leadgen id or CTWA click id is ignored (200 with null).
+         */
+        post: operations["addLeadTouch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/opportunities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Opportunities, newest first (sellers: their own). */
+        get: operations["listOpportunities"];
+        put?: never;
+        /** Create an opportunity for a lead. */
+        post: operations["createOpportunity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/opportunities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An opportunity with its stage history. */
+        get: operations["getOpportunity"];
+        put?: never;
+        post?: never;
+        /** Delete an opportunity without sales. */
+        delete: operations["deleteOpportunity"];
+        options?: never;
+        head?: never;
+        /**
+         * Update an opportunity. Changing `stage_id` moves it (history row, events;
+         *     a won or lost stage sets `closed_at`, an open one clears it).
+         */
+        patch: operations["updateOpportunity"];
+        trace?: never;
+    };
+    "/api/pipeline/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The board: every stage with its opportunities and per-currency totals. */
+        get: operations["getPipelineBoard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipeline/stages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's pipeline stages in board order (defaults are created on first use). */
+        get: operations["listPipelineStages"];
+        put?: never;
+        /** Add a stage (ceo/admin). */
+        post: operations["createPipelineStage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipeline/stages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete an unused stage (ceo/admin). */
+        delete: operations["deletePipelineStage"];
+        options?: never;
+        head?: never;
+        /** Rename, reorder or change the default probability of a stage (ceo/admin). */
+        patch: operations["updatePipelineStage"];
+        trace?: never;
+    };
+    "/api/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sales and refunds, newest first (sellers: of their own opportunities). */
+        get: operations["listSales"];
+        put?: never;
+        /** Record a sale on an opportunity (the lead's attribution is snapshotted). */
+        post: operations["createSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sales/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getSale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change status (pending → completed | failed, failed → pending) or payment
+         *     details. The amount is never editable.
+         */
+        patch: operations["updateSale"];
+        trace?: never;
+    };
+    "/api/sales/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Refund (part of) a completed sale: a new `refund` transaction. */
+        post: operations["refundSale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/setup": {
         parameters: {
             query?: never;
@@ -228,6 +573,25 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActivityView: {
+            /** Format: uuid */
+            actor_token_id?: string | null;
+            /** Format: uuid */
+            actor_user_id?: string | null;
+            /** Format: date-time */
+            at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description `created`, `updated`, `status_changed`, `owner_changed`, `note`, `touch`,
+             *     `consent`, `opportunity_created`, `stage_changed`, `sale`, `refund`,
+             *     `sale_status_changed`, and kinds added by other features (messages).
+             */
+            kind: string;
+            /** Format: uuid */
+            lead_id: string;
+            payload: Record<string, never>;
+        };
         ApiTokenView: {
             /** Format: date-time */
             created_at: string;
@@ -257,10 +621,85 @@ export interface components {
             /** Format: uuid */
             user_id?: string | null;
         };
+        Board: {
+            columns: components["schemas"]["BoardColumn"][];
+        };
+        BoardCard: components["schemas"]["OpportunityView"] & {
+            lead_name: string;
+        };
+        BoardColumn: {
+            /**
+             * Format: int64
+             * @description All opportunities in the stage (may exceed `items`).
+             */
+            count: number;
+            /** @description Opportunities in the stage, most recently updated first (up to `limit`). */
+            items: components["schemas"]["BoardCard"][];
+            stage: components["schemas"]["StageView"];
+            /** @description Per-currency totals; currencies are never added together. */
+            totals: components["schemas"]["CurrencyTotal"][];
+        };
+        BulkAssign: {
+            /** @description 1 to 1000 lead ids. */
+            ids: string[];
+            /**
+             * Format: uuid
+             * @description The new owner; null unassigns.
+             */
+            owner_id?: string | null;
+        };
+        BulkResult: {
+            /** @description Leads actually changed. */
+            updated: number;
+        };
+        BulkTag: {
+            add?: string[];
+            ids: string[];
+            remove?: string[];
+        };
+        /** @enum {string} */
+        Channel: "lead_form" | "click_to_whatsapp" | "web" | "manual" | "import" | "api";
+        Consent: {
+            /** Format: date-time */
+            opt_in_at?: string | null;
+            opt_in_method?: string | null;
+            /** Format: date-time */
+            opt_out_at?: string | null;
+            opt_out_method?: string | null;
+            /** @description `opted_in`, `opted_out` (an opt-out later than any opt-in wins) or `unknown`. */
+            state: string;
+        };
+        /** @enum {string} */
+        ConsentAction: "opt_in" | "opt_out";
+        ConsentInput: {
+            action: components["schemas"]["ConsentAction"];
+            /**
+             * Format: date-time
+             * @description Default: now.
+             */
+            at?: string | null;
+            /** @description How it was given or withdrawn, e.g. `web_form`, `whatsapp_stop`, `phone_call`. */
+            method: string;
+        };
         CreatedToken: {
             /** @description The secret, shown only in this response. Send it as `Authorization: Bearer`. */
             secret: string;
             token: components["schemas"]["ApiTokenView"];
+        };
+        CurrencyTotal: {
+            /** Format: int64 */
+            count: number;
+            currency: string;
+            /**
+             * Format: int64
+             * @description Sum of values, minor units.
+             */
+            value_minor: number;
+            /**
+             * Format: int64
+             * @description Sum of value × probability / 100, minor units (rounded down).
+             */
+            weighted_minor: number;
         };
         /** @description The error body, for the OpenAPI document. */
         ErrorBody: {
@@ -275,6 +714,121 @@ export interface components {
         Health: {
             status: string;
         };
+        ImportError: {
+            code: string;
+            /** @description The field at fault, when one is. */
+            field?: string | null;
+            /**
+             * Format: int64
+             * @description 1-based line number in the file (the header is line 1).
+             */
+            line: number;
+            reason: string;
+        };
+        ImportReport: {
+            /** Format: int64 */
+            created: number;
+            /** @description Line numbers of duplicate rows (first 1000). */
+            duplicate_lines: number[];
+            /**
+             * Format: int64
+             * @description Rows matching an existing lead (or an earlier row) by phone, email,
+             *     wa_id or bsuid; not imported.
+             */
+            duplicates: number;
+            /** @description Invalid rows with line numbers and reasons (first 1000). */
+            errors: components["schemas"]["ImportError"][];
+            /** @description Headers that were ignored. */
+            ignored_columns: string[];
+            /** Format: int64 */
+            invalid: number;
+            /** @description Header → field actually used. */
+            mapping: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int64
+             * @description Data rows read (header excluded).
+             */
+            rows: number;
+            /** @description Whether more errors or duplicates happened than are listed. */
+            truncated: boolean;
+        };
+        /** @description `GET /api/leads/{id}`: the lead with its touch history and opportunities. */
+        LeadDetail: {
+            lead: components["schemas"]["LeadView"];
+            opportunities: components["schemas"]["OpportunityView"][];
+            owner_name?: string | null;
+            /** @description Every attribution touch, oldest first (the first is the lead's attribution). */
+            touches: components["schemas"]["TouchView"][];
+        };
+        /**
+         * @description Partial update of a lead. Attribution cannot be edited (first touch is
+         *     permanent; add touches instead). An empty string clears phone, email,
+         *     wa_id or bsuid.
+         */
+        LeadPatch: {
+            bsuid?: string | null;
+            email?: string | null;
+            external_ids?: Record<string, never> | null;
+            name?: string | null;
+            /** Format: uuid */
+            owner_id?: string | null;
+            phone?: string | null;
+            status?: null | components["schemas"]["LeadStatus"];
+            tags?: string[] | null;
+            timezone?: string | null;
+            wa_id?: string | null;
+        };
+        /** @enum {string} */
+        LeadSource: "META_ADS" | "ORGANIC" | "WEBSITE" | "REFERRAL" | "IMPORT" | "OTHER";
+        /** @enum {string} */
+        LeadStatus: "new" | "contacted" | "qualified" | "unqualified" | "customer" | "lost";
+        LeadView: {
+            bsuid?: string | null;
+            channel: components["schemas"]["Channel"];
+            consent: components["schemas"]["Consent"];
+            /** Format: date-time */
+            created_at: string;
+            ctwa_clid?: string | null;
+            email?: string | null;
+            external_ids: Record<string, never>;
+            fbclid?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_inbound_at?: string | null;
+            lead_source: components["schemas"]["LeadSource"];
+            meta_ad_body?: string | null;
+            meta_ad_headline?: string | null;
+            meta_ad_id?: string | null;
+            meta_adset_id?: string | null;
+            meta_campaign_id?: string | null;
+            meta_form_id?: string | null;
+            meta_lead_id?: string | null;
+            meta_source_url?: string | null;
+            name: string;
+            /** Format: uuid */
+            owner_id?: string | null;
+            phone?: string | null;
+            status: components["schemas"]["LeadStatus"];
+            tags: string[];
+            timezone: string;
+            /** Format: date-time */
+            updated_at: string;
+            utm_campaign?: string | null;
+            utm_content?: string | null;
+            utm_medium?: string | null;
+            utm_source?: string | null;
+            utm_term?: string | null;
+            wa_id?: string | null;
+            /**
+             * Format: date-time
+             * @description End of the WhatsApp 24-hour customer-service window (last inbound + 24 h),
+             *     null when the lead never wrote.
+             */
+            whatsapp_window_until?: string | null;
+        };
         LoginInput: {
             email: string;
             password: string;
@@ -283,11 +837,191 @@ export interface components {
             name: string;
             role: components["schemas"]["Role"];
         };
+        /**
+         * @description Input of `POST /api/leads`. A lead needs a name or at least one contact id
+         *     (phone, email, wa_id or bsuid); a contact may have no phone at all.
+         */
+        NewLead: {
+            attribution?: null | components["schemas"]["TouchInput"];
+            /** @description WhatsApp business-scoped user id (`CC.<digits>`). */
+            bsuid?: string | null;
+            email?: string | null;
+            /** @description Ids of this contact in other systems, e.g. `{"hubspot": "123"}`. */
+            external_ids?: Record<string, never> | null;
+            name?: string | null;
+            /** Format: date-time */
+            opt_in_at?: string | null;
+            /** @description Marketing consent given at creation (method, e.g. `web_form`). */
+            opt_in_method?: string | null;
+            /**
+             * Format: uuid
+             * @description Defaults to the caller for sellers; sellers cannot assign others.
+             */
+            owner_id?: string | null;
+            /** @description Any common format; stored as E.164 using the tenant's country as default. */
+            phone?: string | null;
+            status?: null | components["schemas"]["LeadStatus"];
+            tags?: string[];
+            /** @description IANA time zone; defaults to the tenant's. */
+            timezone?: string | null;
+            /** @description WhatsApp id (digits with country code). */
+            wa_id?: string | null;
+        };
+        NewOpportunity: {
+            /** @description ISO 4217; defaults to the tenant's currency. */
+            currency?: string | null;
+            /** Format: date */
+            expected_close_date?: string | null;
+            /** Format: uuid */
+            lead_id: string;
+            name: string;
+            /**
+             * Format: uuid
+             * @description Defaults to the lead's owner, or the caller for sellers.
+             */
+            owner_id?: string | null;
+            /**
+             * Format: int32
+             * @description Defaults to the stage's probability.
+             */
+            probability?: number | null;
+            /**
+             * Format: uuid
+             * @description Stage id; defaults to the first open stage.
+             */
+            stage_id?: string | null;
+            /**
+             * Format: int64
+             * @description Integer minor units (e.g. cents); 0 or more.
+             */
+            value_minor: number;
+        };
+        NewRefund: {
+            /**
+             * Format: int64
+             * @description Default: what is left to refund of the sale.
+             */
+            amount_minor?: number | null;
+            method?: string | null;
+            note?: string | null;
+        };
+        NewSale: {
+            /**
+             * Format: int64
+             * @description Positive integer minor units.
+             */
+            amount_minor: number;
+            /** @description ISO 4217; defaults to the opportunity's currency. */
+            currency?: string | null;
+            invoice_ref?: string | null;
+            /** @description e.g. `card`, `transfer`, `cash`, `mercadopago`. */
+            method?: string | null;
+            note?: string | null;
+            /** Format: uuid */
+            opportunity_id: string;
+            /**
+             * Format: date-time
+             * @description Default: now for completed sales.
+             */
+            paid_at?: string | null;
+            status?: null | components["schemas"]["SaleStatus"];
+        };
+        NewStage: {
+            /** @description Lowercase slug, unique in the tenant (e.g. `demo_scheduled`). */
+            key: string;
+            kind: components["schemas"]["StageKind"];
+            name: string;
+            /**
+             * Format: int32
+             * @description Default: after the last stage.
+             */
+            position?: number | null;
+            /** Format: int32 */
+            probability?: number | null;
+        };
         NewUser: {
             email: string;
             name: string;
             password: string;
             role: components["schemas"]["Role"];
+        };
+        NoteInput: {
+            body: string;
+        };
+        OpportunityDetail: {
+            /** @description Every stage change, oldest first (the first row is the creation). */
+            history: components["schemas"]["StageChange"][];
+            opportunity: components["schemas"]["OpportunityView"];
+        };
+        /** @description Partial update; a `stage_id` change is a stage move (history row, events). */
+        OpportunityPatch: {
+            currency?: string | null;
+            /** Format: date */
+            expected_close_date?: string | null;
+            /** @description Recorded when moving to a lost stage. */
+            lost_reason?: string | null;
+            name?: string | null;
+            /** Format: uuid */
+            owner_id?: string | null;
+            /** Format: int32 */
+            probability?: number | null;
+            /** Format: uuid */
+            stage_id?: string | null;
+            /** Format: int64 */
+            value_minor?: number | null;
+        };
+        OpportunityView: {
+            /** Format: date-time */
+            closed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            currency: string;
+            /** Format: date */
+            expected_close_date?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            lead_id: string;
+            lost_reason?: string | null;
+            name: string;
+            /** Format: uuid */
+            owner_id?: string | null;
+            /** Format: int32 */
+            probability: number;
+            /** Format: uuid */
+            stage_id: string;
+            stage_key: string;
+            stage_kind: components["schemas"]["StageKind"];
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * Format: int64
+             * @description Integer minor units (cents) of `currency`.
+             */
+            value_minor: number;
+        };
+        Page_ActivityView: {
+            items: {
+                /** Format: uuid */
+                actor_token_id?: string | null;
+                /** Format: uuid */
+                actor_user_id?: string | null;
+                /** Format: date-time */
+                at: string;
+                /** Format: uuid */
+                id: string;
+                /**
+                 * @description `created`, `updated`, `status_changed`, `owner_changed`, `note`, `touch`,
+                 *     `consent`, `opportunity_created`, `stage_changed`, `sale`, `refund`,
+                 *     `sale_status_changed`, and kinds added by other features (messages).
+                 */
+                kind: string;
+                /** Format: uuid */
+                lead_id: string;
+                payload: Record<string, never>;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
         };
         Page_AuditEntry: {
             items: {
@@ -310,10 +1044,178 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        Page_LeadView: {
+            items: {
+                bsuid?: string | null;
+                channel: components["schemas"]["Channel"];
+                consent: components["schemas"]["Consent"];
+                /** Format: date-time */
+                created_at: string;
+                ctwa_clid?: string | null;
+                email?: string | null;
+                external_ids: Record<string, never>;
+                fbclid?: string | null;
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                last_inbound_at?: string | null;
+                lead_source: components["schemas"]["LeadSource"];
+                meta_ad_body?: string | null;
+                meta_ad_headline?: string | null;
+                meta_ad_id?: string | null;
+                meta_adset_id?: string | null;
+                meta_campaign_id?: string | null;
+                meta_form_id?: string | null;
+                meta_lead_id?: string | null;
+                meta_source_url?: string | null;
+                name: string;
+                /** Format: uuid */
+                owner_id?: string | null;
+                phone?: string | null;
+                status: components["schemas"]["LeadStatus"];
+                tags: string[];
+                timezone: string;
+                /** Format: date-time */
+                updated_at: string;
+                utm_campaign?: string | null;
+                utm_content?: string | null;
+                utm_medium?: string | null;
+                utm_source?: string | null;
+                utm_term?: string | null;
+                wa_id?: string | null;
+                /**
+                 * Format: date-time
+                 * @description End of the WhatsApp 24-hour customer-service window (last inbound + 24 h),
+                 *     null when the lead never wrote.
+                 */
+                whatsapp_window_until?: string | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        Page_OpportunityView: {
+            items: {
+                /** Format: date-time */
+                closed_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                currency: string;
+                /** Format: date */
+                expected_close_date?: string | null;
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                lead_id: string;
+                lost_reason?: string | null;
+                name: string;
+                /** Format: uuid */
+                owner_id?: string | null;
+                /** Format: int32 */
+                probability: number;
+                /** Format: uuid */
+                stage_id: string;
+                stage_key: string;
+                stage_kind: components["schemas"]["StageKind"];
+                /** Format: date-time */
+                updated_at: string;
+                /**
+                 * Format: int64
+                 * @description Integer minor units (cents) of `currency`.
+                 */
+                value_minor: number;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        Page_SaleView: {
+            items: {
+                /**
+                 * Format: int64
+                 * @description Positive minor units; a refund's effect on revenue is negative.
+                 */
+                amount_minor: number;
+                /** @description The lead's attribution when the sale was recorded. */
+                attribution: Record<string, never>;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: uuid */
+                created_by?: string | null;
+                currency: string;
+                /** Format: uuid */
+                id: string;
+                invoice_ref?: string | null;
+                kind: components["schemas"]["SaleKind"];
+                /** Format: uuid */
+                lead_id: string;
+                method?: string | null;
+                note?: string | null;
+                /** Format: uuid */
+                opportunity_id: string;
+                /** Format: date-time */
+                paid_at?: string | null;
+                /**
+                 * Format: uuid
+                 * @description For a refund: the sale it reverses.
+                 */
+                refund_of?: string | null;
+                status: components["schemas"]["SaleStatus"];
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         /** @enum {string} */
         Permission: "team.manage" | "tokens.manage" | "audit.read" | "settings.manage" | "meta.manage" | "webhooks.manage" | "leads.read" | "leads.write" | "leads.import" | "pipeline.read" | "pipeline.write" | "sales.write" | "messages.send" | "marketing.read" | "marketing.manage" | "hsm.manage";
         /** @enum {string} */
         Role: "ceo" | "admin" | "marketing" | "seller";
+        /** @enum {string} */
+        SaleKind: "sale" | "refund";
+        /** @description Status and payment details; the amount can never be changed. */
+        SalePatch: {
+            invoice_ref?: string | null;
+            method?: string | null;
+            note?: string | null;
+            /** Format: date-time */
+            paid_at?: string | null;
+            status?: null | components["schemas"]["SaleStatus"];
+        };
+        /** @enum {string} */
+        SaleStatus: "pending" | "completed" | "refunded" | "failed";
+        SaleView: {
+            /**
+             * Format: int64
+             * @description Positive minor units; a refund's effect on revenue is negative.
+             */
+            amount_minor: number;
+            /** @description The lead's attribution when the sale was recorded. */
+            attribution: Record<string, never>;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            created_by?: string | null;
+            currency: string;
+            /** Format: uuid */
+            id: string;
+            invoice_ref?: string | null;
+            kind: components["schemas"]["SaleKind"];
+            /** Format: uuid */
+            lead_id: string;
+            method?: string | null;
+            note?: string | null;
+            /** Format: uuid */
+            opportunity_id: string;
+            /** Format: date-time */
+            paid_at?: string | null;
+            /**
+             * Format: uuid
+             * @description For a refund: the sale it reverses.
+             */
+            refund_of?: string | null;
+            status: components["schemas"]["SaleStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
         /**
          * @description Who is calling: the user (session) or the API token, their tenant, and what
          *     their role allows.
@@ -342,6 +1244,46 @@ export interface components {
             /** @description True while no user exists: the first-run setup is open. */
             needs_setup: boolean;
         };
+        StageChange: {
+            /** Format: date-time */
+            at: string;
+            /** Format: uuid */
+            changed_by_token_id?: string | null;
+            /** Format: uuid */
+            changed_by_user_id?: string | null;
+            /** Format: uuid */
+            from_stage_id?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            to_stage_id: string;
+        };
+        /** @enum {string} */
+        StageKind: "open" | "won" | "lost";
+        StageList: {
+            items: components["schemas"]["StageView"][];
+        };
+        StagePatch: {
+            name?: string | null;
+            /** Format: int32 */
+            position?: number | null;
+            /** Format: int32 */
+            probability?: number | null;
+        };
+        StageView: {
+            /** Format: uuid */
+            id: string;
+            key: string;
+            kind: components["schemas"]["StageKind"];
+            name: string;
+            /** Format: int32 */
+            position: number;
+            /**
+             * Format: int32
+             * @description Default probability (0-100) of opportunities entering this stage.
+             */
+            probability: number;
+        };
         TeamList: {
             items: components["schemas"]["UserView"][];
         };
@@ -366,6 +1308,50 @@ export interface components {
         };
         TokenList: {
             items: components["schemas"]["ApiTokenView"][];
+        };
+        /** @description One attribution touch: where a contact came from this time. */
+        TouchInput: {
+            channel?: null | components["schemas"]["Channel"];
+            ctwa_clid?: string | null;
+            fbclid?: string | null;
+            lead_source?: null | components["schemas"]["LeadSource"];
+            meta_ad_body?: string | null;
+            meta_ad_headline?: string | null;
+            meta_ad_id?: string | null;
+            meta_adset_id?: string | null;
+            meta_campaign_id?: string | null;
+            meta_form_id?: string | null;
+            /** @description Lead Ads leadgen id. */
+            meta_lead_id?: string | null;
+            /** @description The ad's or post's link (CTWA `source_url`), when known. */
+            meta_source_url?: string | null;
+            /**
+             * Format: date-time
+             * @description When the touch happened (default: now).
+             */
+            occurred_at?: string | null;
+            utm_campaign?: string | null;
+            utm_content?: string | null;
+            utm_medium?: string | null;
+            utm_source?: string | null;
+            utm_term?: string | null;
+        };
+        TouchView: {
+            channel: components["schemas"]["Channel"];
+            ctwa_clid?: string | null;
+            /** @description Headline, body, source URL, UTM fields and fbclid of this touch. */
+            details: Record<string, never>;
+            /** Format: uuid */
+            id: string;
+            is_first: boolean;
+            lead_source: components["schemas"]["LeadSource"];
+            meta_ad_id?: string | null;
+            meta_adset_id?: string | null;
+            meta_campaign_id?: string | null;
+            meta_form_id?: string | null;
+            meta_lead_id?: string | null;
+            /** Format: date-time */
+            occurred_at: string;
         };
         UserPatch: {
             name?: string | null;
@@ -547,6 +1533,1285 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listLeads: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated statuses. */
+                status?: string;
+                /** @description Comma-separated `lead_source` values (META_ADS, ...). */
+                source?: string;
+                channel?: string;
+                /** @description Owner user id, or `none` for unassigned leads. */
+                owner?: string;
+                campaign_id?: string;
+                adset_id?: string;
+                ad_id?: string;
+                tag?: string;
+                /** @description Created at or after (RFC 3339). */
+                created_from?: string;
+                /** @description Created before (RFC 3339). */
+                created_to?: string;
+                /** @description Text search over name, phone (digits) and email. */
+                q?: string;
+                /** @example -created_at */
+                sort?: string;
+                cursor?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LeadView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid filter or cursor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createLead: {
+        parameters: {
+            query?: {
+                /**
+                 * @description `reject` (default): 409 `duplicate_lead` with `details.existing_id` when
+                 *     the phone, email, wa_id or bsuid already belongs to a lead. `update`:
+                 *     fill the existing lead's empty fields, add tags, append the attribution
+                 *     as a later touch and answer 200 with it.
+                 */
+                on_duplicate?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewLead"];
+            };
+        };
+        responses: {
+            /** @description an existing lead was updated (on_duplicate=update) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadView"];
+                };
+            };
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description duplicate_lead (details.existing_id) or ambiguous_duplicate */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulkAssignLeads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAssign"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulkTagLeads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkTag"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkResult"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    exportLeadsCsv: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated statuses. */
+                status?: string;
+                /** @description Comma-separated `lead_source` values (META_ADS, ...). */
+                source?: string;
+                channel?: string;
+                /** @description Owner user id, or `none` for unassigned leads. */
+                owner?: string;
+                campaign_id?: string;
+                adset_id?: string;
+                ad_id?: string;
+                tag?: string;
+                /** @description Created at or after (RFC 3339). */
+                created_from?: string;
+                /** @description Created before (RFC 3339). */
+                created_to?: string;
+                /** @description Text search over name, phone (digits) and email. */
+                q?: string;
+                /** @example -created_at */
+                sort?: string;
+                cursor?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    importLeads: {
+        parameters: {
+            query?: {
+                /**
+                 * @description JSON object mapping CSV headers to lead fields, e.g.
+                 *     `{"Teléfono":"phone","Notas":"-"}` (for a `text/csv` body; a multipart
+                 *     upload may send it as the `mapping` part instead). Unnamed headers are
+                 *     matched by name or a known alias.
+                 */
+                mapping?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description CSV with a header row */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_csv, invalid_mapping, no_identity_column */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadDetail"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description lead_has_sales */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateLead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description duplicate_lead */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setLeadConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    addLeadNote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getLeadTimeline: {
+        parameters: {
+            query?: {
+                /** @description Only these kinds (comma separated). */
+                kind?: string;
+                cursor?: string;
+                /** @description Page size, 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ActivityView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    addLeadTouch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description lead id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TouchInput"];
+            };
+        };
+        responses: {
+            /** @description already recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TouchView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listOpportunities: {
+        parameters: {
+            query?: {
+                lead_id?: string;
+                stage_id?: string;
+                /** @description `open`, `won` or `lost`. */
+                status?: string;
+                owner?: string;
+                cursor?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_OpportunityView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createOpportunity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOpportunity"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpportunityView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getOpportunity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description opportunity id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpportunityDetail"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteOpportunity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description opportunity id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description opportunity_has_sales */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateOpportunity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description opportunity id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpportunityPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpportunityView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getPipelineBoard: {
+        parameters: {
+            query?: {
+                owner?: string;
+                /** @description Cards per column, 1 to 500 (default 100). Totals count all of them. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Board"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listPipelineStages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StageList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createPipelineStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewStage"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StageView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description stage_key_taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deletePipelineStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description stage id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description stage_in_use, stage_in_history, last_stage_of_kind */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updatePipelineStage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description stage id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StagePatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StageView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listSales: {
+        parameters: {
+            query?: {
+                lead_id?: string;
+                opportunity_id?: string;
+                /** @description `sale` or `refund`. */
+                kind?: string;
+                status?: string;
+                /** @description Paid at or after (RFC 3339). */
+                paid_from?: string;
+                /** @description Paid before (RFC 3339). */
+                paid_to?: string;
+                cursor?: string;
+                /** @description Page size, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SaleView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewSale"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaleView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description sale id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaleView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description sale id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SalePatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaleView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refundSale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description sale id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewRefund"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaleView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -68,7 +68,7 @@ describe('app shell', () => {
     const links = sidebar()
       .getAllByRole('link')
       .map((a) => a.textContent);
-    expect(links).toEqual(['Inicio', 'Equipo', 'Auditoría', 'General', 'Tokens de API']);
+    expect(links).toEqual(['Inicio', 'Leads', 'Importar leads', 'Pipeline', 'Equipo', 'Auditoría', 'General', 'Tokens de API']);
   });
 
   it('hides team and audit from a seller and refuses the page if opened directly', async () => {
@@ -77,7 +77,7 @@ describe('app shell', () => {
     expect(await screen.findByText('Acceso restringido')).toBeInTheDocument();
     expect(sidebar()
       .getAllByRole('link')
-      .map((a) => a.textContent)).toEqual(['Inicio']);
+      .map((a) => a.textContent)).toEqual(['Inicio', 'Leads', 'Pipeline']);
     // The restricted page never asked the server for the team list.
     expect(calls.some((c) => c.path === '/api/team')).toBe(false);
   });

@@ -3,6 +3,8 @@ import { homeFeature } from '../features/home';
 import { teamFeature } from '../features/team';
 import { auditFeature } from '../features/audit';
 import { settingsFeature } from '../features/settings';
+import { leadsFeature } from '../features/leads';
+import { pipelineFeature } from '../features/pipeline';
 
 /**
  * Every feature of the app, in sidebar order. Adding a feature (leads,
@@ -10,6 +12,6 @@ import { settingsFeature } from '../features/settings';
  * the authenticated layout and its nav items appear when the session has the
  * permission they name.
  */
-export const FEATURES: FeatureModule[] = [homeFeature, teamFeature, auditFeature, settingsFeature];
+export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, teamFeature, auditFeature, settingsFeature];
 
 export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);
