@@ -39,7 +39,7 @@ export default function LeadsPage() {
   const ownerName = (id: string | null | undefined) => {
     if (!id) return t('leads:list.unassigned');
     if (id === session.user.id) return t('leads:list.me');
-    return owners.data?.find((u) => u.id === id)?.name ?? '…';
+    return owners.data?.find((u) => u.id === id)?.name ?? '—';
   };
 
   const update = useCallback(
