@@ -78,6 +78,314 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/crm/auth/meta/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Meta redirects the browser here. Validates the state against the signed-in
+         *     session, exchanges the code for a long-lived token, inspects it and stores
+         *     it encrypted, then redirects to `/crm/marketing?connected=1` (or
+         *     `/settings/meta`). Every failure redirects with `?meta_error=CODE`:
+         *     not_signed_in, state_missing, state_invalid (unknown or already used),
+         *     state_expired, state_mismatch (another session's state), cancelled,
+         *     meta_denied, forbidden, code_missing, not_configured,
+         *     code_exchange_failed, token_exchange_failed, token_check_failed,
+         *     token_wrong_app, meta_unavailable, internal_error.
+         */
+        get: operations["metaAuthCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/data-deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Meta's data-deletion callback (public; `signed_request` verified). Deletes
+         *     the person's Meta data and returns `{url, confirmation_code}` as Meta expects.
+         */
+        post: operations["metaDataDeletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/data-deletion/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Status of a data-deletion request (public, by confirmation code). */
+        get: operations["metaDataDeletionStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/deauthorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Meta's deauthorize callback (public; `signed_request` verified with the
+         *     app secret). Deletes the credentials of connections made by that person.
+         */
+        post: operations["metaDeauthorize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/debug/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What Meta says about the stored token (ceo/admin): validity, type, scopes,
+         *     granular target ids, expiry. Never any part of the token. Audited.
+         */
+        get: operations["metaDebugToken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/disconnect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disconnect Meta (ceo/admin): revokes the app at Meta and deletes the
+         *     stored credentials and asset selection. Synced history stays.
+         */
+        post: operations["metaDisconnect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/system-user-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connect with a pasted system-user token (ceo/admin; agencies). Validated
+         *     with `debug_token`, then stored encrypted like an OAuth token.
+         */
+        post: operations["metaSystemUserToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/test-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live check (ceo/admin): `/me`, the selected ad account and WhatsApp
+         *     account. A refused token marks the connection expired/invalid at once.
+         */
+        get: operations["metaTestConnection"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/auth/meta/url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start connecting Meta (ceo/admin, signed in): returns the OAuth dialog URL.
+         *     The `state` in it is random, single-use, valid 10 minutes and bound to the
+         *     caller's tenant and user.
+         */
+        get: operations["metaAuthUrl"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Select the ad account (ceo/admin). The server first checks this tenant's
+         *     token can read it.
+         */
+        post: operations["metaConnectAdAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/lead-pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Facebook Pages the connection manages, for Lead Ads (ceo/admin). */
+        get: operations["metaLeadPages"];
+        put?: never;
+        /**
+         * Select the Lead Ads pages (ceo/admin; the complete selection). Each page
+         *     is subscribed to `leadgen` and its Page token stored encrypted.
+         */
+        post: operations["metaSelectLeadPages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/meta-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ad accounts of a portfolio (ceo/admin): owned and client, deduplicated,
+         *     every page fetched, sorted by name.
+         */
+        get: operations["metaAdAccounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/meta-portfolios": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Business portfolios the connection reaches (ceo/admin), every page. */
+        get: operations["metaPortfolios"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/token-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Meta connection's health for banners (ceo/admin/marketing):
+         *     ok, expiring, expired, invalid, missing_scopes or disconnected, with the
+         *     selected ad account, WhatsApp number and pages. No Meta call.
+         */
+        get: operations["metaTokenStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/whatsapp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WhatsApp Business Accounts and their numbers (ceo/admin), for the portfolio
+         *     given or the one picked with the ad account.
+         */
+        get: operations["metaWhatsAppAccounts"];
+        put?: never;
+        /**
+         * Select the WhatsApp account and number(s) (ceo/admin). Subscribes the app
+         *     to the account's webhooks.
+         */
+        post: operations["metaSelectWhatsApp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/leads": {
         parameters: {
             query?: never;
@@ -592,6 +900,31 @@ export interface components {
             lead_id: string;
             payload: Record<string, never>;
         };
+        AdAccountList: {
+            items: components["schemas"]["AdAccountOption"][];
+        };
+        AdAccountOption: {
+            account_id?: string | null;
+            business_name?: string | null;
+            currency?: string | null;
+            /** @description `act_…`. */
+            id: string;
+            name?: string | null;
+            /** @description owned or client. */
+            ownership: string;
+            /** @description ACTIVE, DISABLED, UNSETTLED, … */
+            status?: string | null;
+            timezone?: string | null;
+        };
+        AdAccountRef: {
+            /** @description ISO 4217. */
+            currency?: string | null;
+            /** @description `act_…` id. */
+            id: string;
+            name?: string | null;
+            /** @description IANA time zone of the ad account (Meta reports in it). */
+            timezone?: string | null;
+        };
         ApiTokenView: {
             /** Format: date-time */
             created_at: string;
@@ -620,6 +953,10 @@ export interface components {
             user_email?: string | null;
             /** Format: uuid */
             user_id?: string | null;
+        };
+        AuthorizeUrl: {
+            /** @description Meta's OAuth dialog; open it in the browser (same tab). */
+            url: string;
         };
         Board: {
             columns: components["schemas"]["BoardColumn"][];
@@ -657,8 +994,37 @@ export interface components {
             ids: string[];
             remove?: string[];
         };
+        BusinessRef: {
+            id: string;
+            name?: string | null;
+        };
         /** @enum {string} */
         Channel: "lead_form" | "click_to_whatsapp" | "web" | "manual" | "import" | "api";
+        ConnectAdAccount: {
+            /** @description `act_…` id or its digits. */
+            account_id: string;
+            /** @description The name shown in the picker (Meta's own name wins when it has one). */
+            account_name?: string | null;
+            /** @description The business portfolio the account was picked from. */
+            portfolio_id?: string | null;
+            portfolio_name?: string | null;
+        };
+        ConnectionCheck: {
+            detail: string;
+            /** @description Stable error code when the check failed (e.g. `meta_token_expired`). */
+            error_code?: string | null;
+            /** @description me, ad_account, whatsapp. */
+            name: string;
+            ok: boolean;
+            /** @description Not run because nothing is selected (or an earlier check failed). */
+            skipped: boolean;
+        };
+        ConnectionTest: {
+            checks: components["schemas"]["ConnectionCheck"][];
+            ok: boolean;
+            /** @description The connection status after the test. */
+            status: string;
+        };
         Consent: {
             /** Format: date-time */
             opt_in_at?: string | null;
@@ -700,6 +1066,36 @@ export interface components {
              * @description Sum of value × probability / 100, minor units (rounded down).
              */
             weighted_minor: number;
+        };
+        DeauthorizeResult: {
+            success: boolean;
+        };
+        DeletionReceipt: {
+            confirmation_code: string;
+            /** @description Where the person can check the deletion status. */
+            url: string;
+        };
+        DeletionStatus: {
+            /** Format: date-time */
+            completed_at?: string | null;
+            confirmation_code: string;
+            /** Format: date-time */
+            requested_at: string;
+            /** @description completed. */
+            status: string;
+        };
+        /**
+         * @description Revokes the app at Meta (`DELETE /me/permissions`) and deletes the local
+         *     credentials and asset selection. Synced history stays; the connection is
+         *     kept as `disconnected`.
+         */
+        Disconnected: {
+            /**
+             * @description Whether Meta confirmed the revocation (false when the token was
+             *     already unusable or Meta could not be reached).
+             */
+            revoked_at_meta: boolean;
+            status: string;
         };
         /** @description The error body, for the OpenAPI document. */
         ErrorBody: {
@@ -761,6 +1157,18 @@ export interface components {
             owner_name?: string | null;
             /** @description Every attribution touch, oldest first (the first is the lead's attribution). */
             touches: components["schemas"]["TouchView"][];
+        };
+        LeadPageList: {
+            items: components["schemas"]["LeadPageOption"][];
+        };
+        LeadPageOption: {
+            /** @description Meta gave a Page token (needed to subscribe to leadgen). */
+            can_subscribe: boolean;
+            category?: string | null;
+            id: string;
+            name?: string | null;
+            /** @description Already selected for Lead Ads. */
+            selected: boolean;
         };
         /**
          * @description Partial update of a lead. Attribution cannot be edited (first touch is
@@ -1000,6 +1408,10 @@ export interface components {
              */
             value_minor: number;
         };
+        PageRef: {
+            id: string;
+            name?: string | null;
+        };
         Page_ActivityView: {
             items: {
                 /** Format: uuid */
@@ -1167,6 +1579,25 @@ export interface components {
         };
         /** @enum {string} */
         Permission: "team.manage" | "tokens.manage" | "audit.read" | "settings.manage" | "meta.manage" | "webhooks.manage" | "leads.read" | "leads.write" | "leads.import" | "pipeline.read" | "pipeline.write" | "sales.write" | "messages.send" | "marketing.read" | "marketing.manage" | "hsm.manage";
+        PhoneOption: {
+            display_phone_number?: string | null;
+            id: string;
+            /** @description GREEN, YELLOW, RED, UNKNOWN. */
+            quality_rating?: string | null;
+            verified_name?: string | null;
+        };
+        PhoneRef: {
+            display_phone_number?: string | null;
+            id: string;
+            verified_name?: string | null;
+        };
+        Portfolio: {
+            id: string;
+            name?: string | null;
+        };
+        PortfolioList: {
+            items: components["schemas"]["Portfolio"][];
+        };
         /** @enum {string} */
         Role: "ceo" | "admin" | "marketing" | "seller";
         /** @enum {string} */
@@ -1216,6 +1647,15 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        SelectPages: {
+            /** @description The complete selection (pages not listed are released). */
+            page_ids: string[];
+        };
+        SelectWhatsApp: {
+            /** @description One or more phone number ids of that WABA. */
+            phone_number_ids: string[];
+            waba_id: string;
+        };
         /**
          * @description Who is calling: the user (session) or the API token, their tenant, and what
          *     their role allows.
@@ -1243,6 +1683,9 @@ export interface components {
         SetupStatus: {
             /** @description True while no user exists: the first-run setup is open. */
             needs_setup: boolean;
+        };
+        SignedRequestForm: {
+            signed_request: string;
         };
         StageChange: {
             /** Format: date-time */
@@ -1284,6 +1727,10 @@ export interface components {
              */
             probability: number;
         };
+        SystemUserToken: {
+            /** @description A system-user access token generated in Business Settings for this app. */
+            token: string;
+        };
         TeamList: {
             items: components["schemas"]["UserView"][];
         };
@@ -1308,6 +1755,55 @@ export interface components {
         };
         TokenList: {
             items: components["schemas"]["ApiTokenView"][];
+        };
+        /**
+         * @description `GET /api/crm/auth/meta/debug/token`: what Meta says about the stored
+         *     token. Metadata only; never any part of the token.
+         */
+        TokenMetadata: {
+            app_id?: string | null;
+            /** Format: date-time */
+            data_access_expires_at?: string | null;
+            /** @description Meta's error for an invalid token (code, subcode, message). */
+            error?: Record<string, never> | null;
+            /** Format: date-time */
+            expires_at?: string | null;
+            granular_scopes: Record<string, never>[];
+            is_valid: boolean;
+            /** Format: date-time */
+            issued_at?: string | null;
+            meta_user_id?: string | null;
+            scopes: string[];
+            /** @description USER, SYSTEM_USER, PAGE, APP. */
+            token_type?: string | null;
+        };
+        /** @description `GET /api/crm/marketing/token-status`. */
+        TokenStatus: {
+            ad_account?: null | components["schemas"]["AdAccountRef"];
+            business?: null | components["schemas"]["BusinessRef"];
+            /** Format: date-time */
+            checked_at?: string | null;
+            connected: boolean;
+            /** Format: date-time */
+            connected_at?: string | null;
+            /** Format: int64 */
+            days_left?: number | null;
+            /**
+             * Format: date-time
+             * @description Null for tokens that never expire.
+             */
+            expires_at?: string | null;
+            /** @description What Meta said when the connection last failed (no token in it). */
+            last_error?: Record<string, never> | null;
+            meta_user_name?: string | null;
+            missing_scopes: string[];
+            pages: components["schemas"]["PageRef"][];
+            scopes: string[];
+            /** @description oauth or system_user. */
+            source?: string | null;
+            /** @description ok, expiring, expired, invalid, missing_scopes, disconnected. */
+            status: string;
+            whatsapp?: null | components["schemas"]["WhatsAppRef"];
         };
         /** @description One attribution touch: where a contact came from this time. */
         TouchInput: {
@@ -1371,6 +1867,21 @@ export interface components {
             role: components["schemas"]["Role"];
             /** @description `active` or `disabled`. */
             status: string;
+        };
+        WabaList: {
+            items: components["schemas"]["WabaOption"][];
+        };
+        WabaOption: {
+            id: string;
+            name?: string | null;
+            /** @description owned or client. */
+            ownership: string;
+            phone_numbers: components["schemas"]["PhoneOption"][];
+        };
+        WhatsAppRef: {
+            phone_numbers: components["schemas"]["PhoneRef"][];
+            waba_id: string;
+            waba_name?: string | null;
         };
     };
     responses: never;
@@ -1533,6 +2044,784 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaAuthCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                error?: string;
+                error_reason?: string;
+                error_description?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to /crm/marketing?connected=1 or ?meta_error=CODE */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    metaDataDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["SignedRequestForm"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionReceipt"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_signed_request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaDataDeletionStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description confirmation code */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionStatus"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaDeauthorize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["SignedRequestForm"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeauthorizeResult"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_signed_request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaDebugToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenMetadata"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaDisconnect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Disconnected"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description meta_not_connected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaSystemUserToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SystemUserToken"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description token_malformed, token_invalid, token_wrong_app, token_wrong_type */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaTestConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description meta_not_connected */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaAuthUrl: {
+        parameters: {
+            query?: {
+                /** @description Where to land after Meta: `marketing` (default, `/crm/marketing`) or `settings` (`/settings/meta`). */
+                return_to?: "marketing" | "settings";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizeUrl"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description meta_not_configured */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description session_required (API tokens cannot start OAuth) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaConnectAdAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectAdAccount"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description meta_not_connected, asset_in_use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_account_id, ad_account_unreachable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaLeadPages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadPageList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaSelectLeadPages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectPages"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description asset_in_use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description page_not_managed, page_token_missing */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaAdAccounts: {
+        parameters: {
+            query?: {
+                /** @description Business portfolio id; without it, every account the token reaches. */
+                portfolio_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdAccountList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaPortfolios: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaTokenStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaWhatsAppAccounts: {
+        parameters: {
+            query?: {
+                /** @description Business portfolio id; without it, every account the token reaches. */
+                portfolio_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WabaList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description portfolio_required */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaSelectWhatsApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectWhatsApp"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenStatus"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description asset_in_use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description phone_number_required, phone_number_not_in_waba */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

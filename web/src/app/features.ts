@@ -3,6 +3,7 @@ import { homeFeature } from '../features/home';
 import { teamFeature } from '../features/team';
 import { auditFeature } from '../features/audit';
 import { settingsFeature } from '../features/settings';
+import { metaFeature } from '../features/meta';
 import { leadsFeature } from '../features/leads';
 import { pipelineFeature } from '../features/pipeline';
 
@@ -12,6 +13,9 @@ import { pipelineFeature } from '../features/pipeline';
  * the authenticated layout and its nav items appear when the session has the
  * permission they name.
  */
-export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, teamFeature, auditFeature, settingsFeature];
+export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
 
 export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);
+
+/** Banners features show above every page (each decides itself whether to render). */
+export const ALL_BANNERS = FEATURES.flatMap((f) => (f.banner ? [f.banner] : []));

@@ -1,6 +1,6 @@
 import type { RouteObject } from 'react-router';
 import { LoginPage, LogoutPage, SetupPage } from '../features/auth';
-import { ALL_NAV, FEATURES } from './features';
+import { ALL_BANNERS, ALL_NAV, FEATURES } from './features';
 import { AppLayout } from './layout/AppLayout';
 import { RequirePermission, RequireSession, SetupGate } from './gates';
 import { NotFoundPage } from './NotFoundPage';
@@ -18,7 +18,7 @@ export function appRoutes(): RouteObject[] {
         {
           element: (
             <RequireSession>
-              <AppLayout nav={ALL_NAV} />
+              <AppLayout nav={ALL_NAV} banners={ALL_BANNERS} />
             </RequireSession>
           ),
           children: [

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import type { ComponentType, ReactNode } from 'react';
 import type { LucideIcon } from 'lucide-react';
 
 /** A page a feature contributes, mounted inside the authenticated layout. */
@@ -31,4 +31,6 @@ export interface FeatureModule {
   id: string;
   routes: FeatureRoute[];
   nav: NavItem[];
+  /** Rendered above every page of the authenticated layout (e.g. a connection warning). */
+  banner?: ComponentType;
 }

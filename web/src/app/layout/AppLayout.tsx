@@ -1,4 +1,4 @@
-import { Suspense, useMemo, useState } from 'react';
+import { Suspense, useMemo, useState, type ComponentType } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Menu } from 'lucide-react';
@@ -12,7 +12,7 @@ import { LoadingState } from '../../shared/ui';
 
 const SECTIONS: NavSection[] = ['main', 'settings'];
 
-export function AppLayout({ nav }: { nav: NavItem[] }) {
+export function AppLayout({ nav, banners = [] }: { nav: NavItem[]; banners?: ComponentType[] }) {
   const { t } = useTranslation();
   const session = useSession();
   const location = useLocation();
@@ -74,6 +74,9 @@ export function AppLayout({ nav }: { nav: NavItem[] }) {
             </div>
           </header>
           <main className="content">
+            {banners.map((Banner, i) => (
+              <Banner key={i} />
+            ))}
             {/* Features may lazy-load their pages (React.lazy); this covers the wait. */}
             <Suspense fallback={<LoadingState />}>
               <Outlet />
