@@ -1,0 +1,589 @@
+//! Engine tests against the real Meta sandbox (library), on the database the
+//! test URL names (SQLite by default, PostgreSQL with CRM_TEST_DATABASE_URL).
+//! The sandbox's webhooks are received by a small local HTTP listener and
+//! handed to the registered HSM handlers; jobs are drained by a loop that
+//! does what the worker does (dispatch the outbox, claim, run, record).
+//! Every assertion about sending is made on what the sandbox recorded.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use crm_db::entity::{automation_run, lead};
+use crm_db::jobs;
+use crm_db::outbox::{self, Consumer};
+use meta_graph::{AppSecret, GraphClient, GraphConfig, LoginScope};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::automation::rule::RuleSpec;
+use crate::services::automation::{self as auto, RunOutcome};
+use crate::services::meta_connection::{self, MetaEnv, SelectWhatsApp};
+use crate::services::webhooks::{self, HandlerCx, InboxEvent, WebhookRegistry};
+use crate::services::{accounts, leads, messaging, templates};
+use crate::{Role, TenantCtx};
+
+struct H {
+    db: DatabaseConnection,
+    env: MetaEnv,
+    ctx: TenantCtx,
+    sandbox: meta_sandbox::Sandbox,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!("crm-hsm-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn hooks() -> WebhookRegistry {
+    let mut r = WebhookRegistry::default();
+    templates::register_webhooks(&mut r);
+    messaging::register_webhooks(&mut r);
+    r
+}
+
+/// A tiny webhook receiver: split the delivery like the shared inbox does
+/// and run the handler of each event for `tenant`.
+async fn receiver(
+    db: DatabaseConnection,
+    env_slot: Arc<tokio::sync::OnceCell<MetaEnv>>,
+    tenant: Uuid,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hooks = Arc::new(hooks());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let db = db.clone();
+            let hooks = hooks.clone();
+            let env_slot = env_slot.clone();
+            async move {
+                let Some(env) = env_slot.get().cloned() else {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                };
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let Ok(events) = webhooks::split(&v) else {
+                    return axum::http::StatusCode::BAD_REQUEST;
+                };
+                for e in events {
+                    if let Some(h) = hooks.get(&e.field) {
+                        let ev = InboxEvent {
+                            inbox_id: Uuid::now_v7(),
+                            tenant_id: tenant,
+                            object: e.object.clone(),
+                            field: e.field.clone(),
+                            entry_id: e.entry_id.clone(),
+                            entry_time: e.entry_time,
+                            value: e.value.clone(),
+                            received_at: Utc::now(),
+                        };
+                        if let Err(err) = h(
+                            HandlerCx {
+                                db: db.clone(),
+                                env: env.clone(),
+                            },
+                            ev,
+                        )
+                        .await
+                        {
+                            eprintln!("handler {} failed: {err:?}", e.field);
+                            return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                    }
+                }
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/hook")
+}
+
+async fn setup() -> H {
+    let dir = tempdir::Dir::new();
+    let url = crm_db::testing::fresh_database_url(&dir.0).await.unwrap();
+    let db = crm_db::connect(&url, 5).await.unwrap();
+    crm_db::migrate(&db).await.unwrap();
+    let t = accounts::create_tenant(
+        &db,
+        &accounts::NewTenant {
+            name: "Acme".into(),
+            currency: "USD".into(),
+            timezone: "America/Argentina/Buenos_Aires".into(),
+            locale: "es".into(),
+            country: "AR".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let u = accounts::create_user_cli(
+        &db,
+        t.id,
+        &accounts::NewUser {
+            email: "ceo@acme.test".into(),
+            name: "Carla CEO".into(),
+            role: Role::Ceo,
+            password: "correct horse battery".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let ctx = TenantCtx {
+        tenant_id: t.id,
+        user_id: Some(u.id),
+        token_id: None,
+        role: Role::Ceo,
+        ip: None,
+        user_agent: None,
+    };
+    let slot = Arc::new(tokio::sync::OnceCell::new());
+    let hook_url = receiver(db.clone(), slot.clone(), t.id).await;
+    let sandbox = meta_sandbox::Sandbox::start(meta_sandbox::SandboxConfig {
+        webhook_url: Some(hook_url),
+        enable_control: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cfg = GraphConfig::new(
+        sandbox.app_id().to_owned(),
+        AppSecret::new("sandbox-app-secret".to_owned()),
+    )
+    .with_base_url(sandbox.base_url());
+    let env = MetaEnv {
+        keyring: Arc::new(
+            crate::vault::Keyring::from_base64(&[crate::vault::generate_key()]).unwrap(),
+        ),
+        graph: Some(GraphClient::new(cfg).unwrap()),
+        app_secret: Some(AppSecret::new("sandbox-app-secret".to_owned())),
+        login: LoginScope::Scopes(vec![]),
+        required_scopes: meta_connection::DEFAULT_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        public_url: "http://127.0.0.1".into(),
+    };
+    let _ = slot.set(env.clone());
+    let h = H {
+        db,
+        env,
+        ctx,
+        sandbox,
+        _dir: dir,
+    };
+    let tok = h.control("/tokens", json!({"user": 0})).await;
+    meta_connection::connect_system_user_token(
+        &h.db,
+        &h.env,
+        &h.ctx,
+        tok["access_token"].as_str().unwrap(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+    let mut pick = None;
+    for p in meta_connection::portfolios(&h.db, &h.env, &h.ctx)
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap()
+    {
+        let wabas = meta_connection::whatsapp_accounts(&h.db, &h.env, &h.ctx, Some(&p.id))
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+        if let Some(w) = wabas.into_iter().find(|w| !w.phone_numbers.is_empty()) {
+            pick = Some(w);
+            break;
+        }
+    }
+    let w = pick.expect("a WABA with a number");
+    meta_connection::select_whatsapp(
+        &h.db,
+        &h.env,
+        &h.ctx,
+        &SelectWhatsApp {
+            waba_id: w.id.clone(),
+            phone_number_ids: vec![w.phone_numbers[0].id.clone()],
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+    h
+}
+
+impl H {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}/_sandbox{path}", self.sandbox.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert!(s.is_success(), "{path}: {v}");
+        v
+    }
+
+    async fn sent(&self) -> Vec<Value> {
+        let v: Value = reqwest::get(format!(
+            "{}/_sandbox/received/messages",
+            self.sandbox.base_url()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn approved(&self, name: &str, category: &str) -> Uuid {
+        let t = templates::create(
+            &self.db,
+            &self.env,
+            &self.ctx,
+            &templates::NewTemplateInput {
+                name: name.into(),
+                language: "es".into(),
+                category: category.into(),
+                parameter_format: None,
+                components: serde_json::from_value(json!([
+                    {"type": "BODY", "text": "Hola {{1}}, te escribe {{2}}.",
+                     "example": {"body_text": [["Ana", "Acme"]]}}
+                ]))
+                .unwrap(),
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap();
+        self.control(
+            &format!("/templates/{}/review", t.meta_id),
+            json!({"status": "APPROVED"}),
+        )
+        .await;
+        for _ in 0..100 {
+            let m = templates::find(&self.db, self.ctx.tenant_id, t.id)
+                .await
+                .unwrap();
+            if m.status == "APPROVED" {
+                return t.id;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("template {name} never approved");
+    }
+
+    async fn lead(&self, name: &str, phone: Option<&str>, opt_in: bool, tz: Option<&str>) -> Uuid {
+        let r = leads::create(
+            &self.db,
+            &self.ctx,
+            &serde_json::from_value(json!({
+                "name": name, "phone": phone, "email": if phone.is_none() { Some(format!("{}@x.test", Uuid::new_v4().simple())) } else { None },
+                "opt_in_method": if opt_in { Some("web_form") } else { None },
+                "timezone": tz,
+            }))
+            .unwrap(),
+            leads::OnDuplicate::Reject,
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap();
+        r.lead.id
+    }
+
+    async fn rule(&self, spec: Value) -> Uuid {
+        let spec: RuleSpec = serde_json::from_value(spec).unwrap();
+        auto::create_rule(&self.db, &self.ctx, &spec)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap()
+            .id
+    }
+
+    /// Does what the worker does until nothing is due (bounded).
+    async fn drain(&self) {
+        let consumers = [Consumer {
+            job_kind: auto::EVENT_JOB,
+            wants: auto::wants_event,
+        }];
+        for _ in 0..200 {
+            outbox::dispatch(&self.db, &consumers, 200).await.unwrap();
+            let claimed = jobs::claim(&self.db, "test", 50, Duration::from_secs(60))
+                .await
+                .unwrap();
+            if claimed.is_empty() {
+                return;
+            }
+            for j in claimed {
+                match j.kind.as_str() {
+                    auto::EVENT_JOB => {
+                        auto::on_event(&self.db, &j.payload, j.tenant_id.unwrap())
+                            .await
+                            .unwrap();
+                        jobs::complete(&self.db, j.id).await.unwrap();
+                    }
+                    auto::SEND_JOB => {
+                        let run: Uuid = j.payload["run_id"].as_str().unwrap().parse().unwrap();
+                        match auto::run_send(&self.db, &self.env, run).await.unwrap() {
+                            RunOutcome::Postpone(at) => {
+                                jobs::postpone(&self.db, j.id, at).await.unwrap()
+                            }
+                            RunOutcome::Retry { error, after } => {
+                                jobs::fail(&self.db, &j, &error, after, false)
+                                    .await
+                                    .unwrap()
+                            }
+                            _ => jobs::complete(&self.db, j.id).await.unwrap(),
+                        }
+                    }
+                    _ => jobs::complete(&self.db, j.id).await.unwrap(),
+                }
+            }
+        }
+    }
+
+    async fn runs(&self, rule: Uuid) -> Vec<automation_run::Model> {
+        automation_run::Entity::find()
+            .filter(automation_run::Column::RuleId.eq(rule))
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+fn rule_json(name: &str, template: &str, trigger: Value) -> Value {
+    json!({
+        "name": name, "enabled": true, "trigger": trigger,
+        "action": {"template_name": template, "language": "es", "bindings": {
+            "1": {"source": "lead.first_name", "fallback": "hola"},
+            "2": {"source": "tenant.name"}
+        }}
+    })
+}
+
+#[tokio::test]
+async fn lead_created_sends_once_and_guards_have_reason_codes() {
+    let h = setup().await;
+    h.approved("hsm_test_welcome", "MARKETING").await;
+    let rid = h
+        .rule(rule_json(
+            "Bienvenida",
+            "hsm_test_welcome",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    let ok = h
+        .lead("Ana Pérez", Some("+5491155550111"), true, None)
+        .await;
+    let cold = h
+        .lead("Sin Permiso", Some("+5491155550112"), false, None)
+        .await;
+    let nophone = h.lead("Solo Email", None, true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 3);
+    let by = |id: Uuid| runs.iter().find(|r| r.lead_id == id).unwrap().clone();
+    assert!(
+        ["sent", "delivered", "read"].contains(&by(ok).status.as_str()),
+        "{:?}",
+        by(ok)
+    );
+    assert_eq!(
+        by(ok).rendered.as_deref(),
+        Some("Hola Ana, te escribe Acme.")
+    );
+    assert_eq!(by(cold).reason.as_deref(), Some("no_marketing_consent"));
+    assert_eq!(by(nophone).reason.as_deref(), Some("no_recipient"));
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    // Running the same event again creates nothing new (unique send key).
+    h.drain().await;
+    assert_eq!(h.runs(rid).await.len(), 3);
+    // Status webhooks move the run forward: queued → sent → delivered → read.
+    for _ in 0..100 {
+        let r = h
+            .runs(rid)
+            .await
+            .into_iter()
+            .find(|r| r.lead_id == ok)
+            .unwrap();
+        if r.status == "read" {
+            let steps: Vec<String> = r
+                .timeline
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["status"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(steps, vec!["queued", "sent", "delivered", "read"]);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never read");
+}
+
+#[tokio::test]
+async fn opted_out_and_parameter_mismatch_never_reach_meta() {
+    let h = setup().await;
+    let tid = h.approved("hsm_test_promo", "MARKETING").await;
+    let l = h.lead("Ana", Some("+5491155550121"), true, None).await;
+    // STOP keyword from the lead opts them out.
+    h.control("/inbound", json!({"from": "5491155550121", "text": "STOP"}))
+        .await;
+    for _ in 0..100 {
+        let m = lead::Entity::find_by_id(l)
+            .one(&h.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if messaging::consent_of(&m).opted_out {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let m = lead::Entity::find_by_id(l)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.opt_out_method.as_deref(), Some("keyword:STOP"));
+    assert!(m.last_inbound_at.is_some());
+    let err = messaging::send_manual(
+        &h.db,
+        &h.env,
+        &h.ctx,
+        tid,
+        &messaging::SendInput {
+            lead_id: l,
+            variables: BTreeMap::from([("1".into(), "Ana".into()), ("2".into(), "Acme".into())]),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("opted out"), "{err}");
+    let l2 = h.lead("Beto", Some("+5491155550122"), true, None).await;
+    let err = messaging::send_manual(
+        &h.db,
+        &h.env,
+        &h.ctx,
+        tid,
+        &messaging::SendInput {
+            lead_id: l2,
+            variables: BTreeMap::from([("1".into(), "Beto".into())]),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("expects 2 parameter"), "{err}");
+    assert!(h.sent().await.is_empty());
+    // A rule for opted-out lead logs opted_out and sends nothing.
+    let rid = h.rule(json!({
+        "name": "won", "enabled": true, "trigger": {"type": "status_changed", "to": "qualified"},
+        "action": {"template_name": "hsm_test_promo", "language": "es", "bindings": {
+            "1": {"source": "lead.first_name"}, "2": {"source": "tenant.name"}}}
+    })).await;
+    leads::update(
+        &h.db,
+        &h.ctx,
+        l,
+        &serde_json::from_value(json!({"status": "qualified"})).unwrap(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].reason.as_deref(), Some("opted_out"));
+    assert!(h.sent().await.is_empty());
+}
+
+#[tokio::test]
+async fn quiet_hours_reschedule_and_unapproved_template_alerts() {
+    let h = setup().await;
+    h.approved("aviso", "UTILITY").await;
+    // A quiet window that covers "now" in the lead's zone, whatever the time.
+    let now_local = Utc::now().with_timezone(&chrono_tz::Asia::Tokyo);
+    let start = (now_local - chrono::Duration::hours(1))
+        .format("%H:%M")
+        .to_string();
+    let end = (now_local + chrono::Duration::hours(2))
+        .format("%H:%M")
+        .to_string();
+    let mut spec = rule_json("Quiet", "aviso", json!({"type": "lead_created"}));
+    spec["quiet_hours"] = json!({"start": start, "end": end, "timezone": "lead"});
+    let rid = h.rule(spec).await;
+    h.lead("Kenji", Some("+5491155550131"), true, Some("Asia/Tokyo"))
+        .await;
+    h.drain().await;
+    let r = &h.runs(rid).await[0];
+    assert_eq!(r.status, "rescheduled");
+    assert_eq!(r.reason.as_deref(), Some("quiet_hours"));
+    let expect = now_local + chrono::Duration::hours(2);
+    let local = r.run_at.with_timezone(&chrono_tz::Asia::Tokyo);
+    assert_eq!(
+        local.format("%H:%M").to_string(),
+        expect.format("%H:%M").to_string()
+    );
+    assert!(h.sent().await.is_empty());
+
+    // A rule on a template that is still PENDING: skipped and alerted.
+    templates::create(
+        &h.db,
+        &h.env,
+        &h.ctx,
+        &templates::NewTemplateInput {
+            name: "pendiente".into(),
+            language: "es".into(),
+            category: "UTILITY".into(),
+            parameter_format: None,
+            components: serde_json::from_value(
+                json!([{"type": "BODY", "text": "Hola {{1}} de {{2}}.",
+            "example": {"body_text": [["a", "b"]]}}]),
+            )
+            .unwrap(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+    let rid = h
+        .rule(rule_json(
+            "Pend",
+            "pendiente",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    h.lead("Luis", Some("+5491155550132"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs[0].reason.as_deref(), Some("template_not_approved"));
+    let alerts = crm_db::entity::audit_log::Entity::find()
+        .filter(crm_db::entity::audit_log::Column::Action.eq("hsm.alert"))
+        .all(&h.db)
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
+}
