@@ -377,13 +377,18 @@ async fn inbound_messages_create_leads_and_stop_keywords_opt_out() {
     })
     .await;
     let lid = lead["id"].as_str().unwrap().to_owned();
-    let panel = ceo
-        .get(&format!("/api/crm/marketing/hsm/leads/{lid}/messages"))
-        .await;
-    assert_eq!(panel.body["messages"][0]["direction"], "in");
-    assert_eq!(panel.body["messages"][0]["body"], "Hola, quiero info");
-    assert_eq!(panel.body["window"]["open"], true);
-    assert_eq!(panel.body["consent"]["opted_out"], false);
+    // The lead is created first, then the message is stored with it.
+    let panel = eventually("the stored inbound message", || async {
+        let r = ceo
+            .get(&format!("/api/crm/marketing/hsm/leads/{lid}/messages"))
+            .await;
+        (!r.body["messages"].as_array()?.is_empty()).then_some(r.body)
+    })
+    .await;
+    assert_eq!(panel["messages"][0]["direction"], "in");
+    assert_eq!(panel["messages"][0]["body"], "Hola, quiero info");
+    assert_eq!(panel["window"]["open"], true);
+    assert_eq!(panel["consent"]["opted_out"], false);
 
     control(&app, Method::POST, "/inbound",
         json!({"phone_number_id": phone_id, "from": "5491155550199", "name": "Lucía", "text": "baja"})).await;
