@@ -57,6 +57,12 @@ pub enum Command {
     /// Write a consistent copy of a SQLite database while the server runs
     /// (for PostgreSQL, use pg_dump; see docs/operations.md).
     Backup(BackupArgs),
+    /// Import data (leads from CSV).
+    #[command(subcommand)]
+    Import(crate::leads_cli::ImportCmd),
+    /// Benchmarks that print figures (lead import and list latency).
+    #[command(subcommand)]
+    Bench(crate::leads_cli::BenchCmd),
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +364,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Backup(a) => backup(&a).await?,
+        Command::Import(c) => crate::leads_cli::run_import(c).await?,
+        Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
     }
     Ok(())
 }

@@ -11,3 +11,4 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod worker;
+pub mod leads_cli;

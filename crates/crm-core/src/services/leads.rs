@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crm_db::audit::{self, Actor};
 use crm_db::entity::{lead, lead_tag, lead_touch, tenant, user};
 use crm_db::outbox;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -2041,10 +2041,8 @@ pub fn query_condition(ctx: &TenantCtx, q: &LeadQuery) -> Result<Condition, Core
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        cond = cond.add(Expr::cust_with_values(
-            "search LIKE ? ESCAPE '\\'",
-            [format!("%{escaped}%")],
-        ));
+        cond =
+            cond.add(lead::Column::Search.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
     }
     Ok(cond)
 }
