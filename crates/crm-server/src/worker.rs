@@ -67,6 +67,8 @@ pub fn registry(meta: Arc<crm_core::services::meta_connection::MetaEnv>) -> Regi
         ..Registry::default()
     };
     crate::meta::register(&mut reg);
+    crate::routes::marketing::register_jobs(&mut reg);
+    crate::routes::webhooks::register_jobs(&mut reg, |_hooks| {});
     reg
 }
 

@@ -179,7 +179,7 @@ pub async fn put_settings(
             "lead_event_source must be 1 to 100 characters",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let now = Utc::now();
     capi_setting::Entity::insert(capi_setting::ActiveModel {
         id: Set(crm_db::new_id()),
@@ -291,7 +291,7 @@ pub async fn on_outbox_event(
     let now = Utc::now();
     let too_old = now - occurred_at > Duration::days(MAX_AGE_DAYS);
     let id = crm_db::new_id();
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = capi_event::Entity::insert(capi_event::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),

@@ -157,7 +157,7 @@ pub async fn put(
     input: &FxRateInput,
 ) -> Result<FxRate, CoreError> {
     ctx.require(Permission::MarketingManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let reporting = reporting_currency(&txn, ctx.tenant_id).await?;
     let v = check(input, &reporting)?;
     upsert(&txn, ctx.tenant_id, &v).await?;
@@ -235,7 +235,7 @@ pub async fn list(
 /// `DELETE /api/crm/marketing/fx-rates/{id}`.
 pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Result<(), CoreError> {
     ctx.require(Permission::MarketingManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let m = fx_rate::Entity::find_by_id(id)
         .filter(fx_rate::Column::TenantId.eq(ctx.tenant_id))
         .one(&txn)
@@ -264,7 +264,7 @@ pub async fn import_csv(
     csv_text: &str,
 ) -> Result<FxImport, CoreError> {
     ctx.require(Permission::MarketingManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let reporting = reporting_currency(&txn, ctx.tenant_id).await?;
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

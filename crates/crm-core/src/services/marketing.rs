@@ -1362,7 +1362,7 @@ pub async fn sync_now(
             "no ad account is selected; pick one in the Meta connection wizard",
         ));
     }
-    let txn = sea_orm::TransactionTrait::begin(db).await?;
+    let txn = sea_orm::TransactionTrait::begin_with_options(db, crm_db::write_txn()).await?;
     for a in &conn.ad_accounts {
         super::sync::enqueue_sync(&txn, ctx.tenant_id, &a.id, "manual").await?;
     }

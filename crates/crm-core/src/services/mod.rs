@@ -12,3 +12,9 @@ pub mod sales;
 pub mod timeline;
 
 pub use page::{Cursor, Page};
+pub mod attribution;
+pub mod capi;
+pub mod fx;
+pub mod marketing;
+pub mod sync;
+pub mod webhooks;

@@ -341,7 +341,7 @@ pub async fn sync_with_session(
     let campaigns = session.campaigns(ad_account_id).await?;
     let adsets = session.adsets(ad_account_id).await?;
     let ads = session.ads(ad_account_id).await?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     for c in &campaigns {
         upsert_object(
             &txn,
@@ -463,7 +463,7 @@ pub async fn sync_with_session(
 
     let cur = state(db, tenant_id, ad_account_id).await?;
     let next = now + Duration::minutes(INTERVAL_MINUTES);
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let mut am: meta_sync_state::ActiveModel = cur.into();
     am.status = Set(ST_OK.to_owned());
     am.account_name = Set(account.name.clone());
@@ -645,7 +645,7 @@ async fn store_window(
     rows: Vec<InsightsRow>,
 ) -> Result<usize, Failure> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     meta_insights_daily::Entity::delete_many()
         .filter(meta_insights_daily::Column::TenantId.eq(tenant_id))
         .filter(meta_insights_daily::Column::AdAccountId.eq(ad_account_id))

@@ -337,7 +337,7 @@ pub struct Ingested {
 /// job, in one transaction.
 pub async fn ingest(db: &DatabaseConnection, body: &Value) -> Result<Ingested, CoreError> {
     let events = split(body)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let now = Utc::now();
     let mut stored = 0;
     let mut duplicates = 0;
@@ -676,7 +676,7 @@ pub async fn replay(
             cond = cond.add(webhook_inbox::Column::Status.is_in([FAILED, UNROUTABLE, IGNORED]));
         }
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = webhook_inbox::Entity::find().filter(cond).all(&txn).await?;
     if rows.is_empty() && id.is_some() {
         return Err(CoreError::NotFound("webhook event"));

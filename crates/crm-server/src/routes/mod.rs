@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod leads;
+pub mod marketing;
 pub mod meta;
 pub mod opportunities;
 pub mod pipeline;
@@ -13,6 +14,7 @@ pub mod setup;
 pub mod team;
 pub mod tenant;
 pub mod tokens;
+pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -43,6 +45,8 @@ or `Authorization: Bearer crm_tok_…` (API tokens). Errors are \
         (name = "leads", description = "Leads, attribution touches, timeline, import and export"),
         (name = "pipeline", description = "Pipeline stages, opportunities and the board"),
         (name = "sales", description = "Sales transactions and refunds"),
+        (name = "marketing", description = "Marketing Hub: stats, campaigns, sync, FX rates, Conversions API"),
+        (name = "webhooks", description = "Meta webhook inbox"),
         (name = "meta", description = "Meta connection: OAuth, token health, ad account, WhatsApp and Lead Ads selection"),
     )
 )]
@@ -81,6 +85,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(pipeline::router())
         .merge(opportunities::router())
         .merge(sales::router())
+        .merge(marketing::router())
+        .merge(webhooks::router())
 }
 
 /// The OpenAPI document as pretty JSON (what `openapi.json` in the repo holds).

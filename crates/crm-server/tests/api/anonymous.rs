@@ -20,6 +20,10 @@ const PUBLIC: &[(&str, &str)] = &[
     // deauthorize/data-deletion callbacks with a signed_request.
     ("get", "/api/crm/auth/meta/callback"),
     ("post", "/api/crm/auth/meta/deauthorize"),
+    // Meta calls the webhook inbox: the handshake checks the verify token and
+    // deliveries are checked against X-Hub-Signature-256.
+    ("get", "/api/webhooks/meta"),
+    ("post", "/api/webhooks/meta"),
     ("post", "/api/crm/auth/meta/data-deletion"),
     ("get", "/api/crm/auth/meta/data-deletion/{code}"),
 ];

@@ -22,3 +22,5 @@ mod sales;
 mod security;
 mod team;
 mod tokens;
+mod marketing_hub;
+mod webhooks_inbox;
