@@ -63,6 +63,9 @@ pub enum Command {
     /// Benchmarks that print figures (lead import and list latency).
     #[command(subcommand)]
     Bench(crate::leads_cli::BenchCmd),
+    /// The Meta webhook inbox (replay failed or unroutable events).
+    #[command(subcommand)]
+    Webhooks(crate::routes::webhooks::WebhooksCmd),
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +367,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Backup(a) => backup(&a).await?,
+        Command::Webhooks(c) => crate::routes::webhooks::run_cli(c).await?,
         Command::Import(c) => crate::leads_cli::run_import(c).await?,
         Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
     }
