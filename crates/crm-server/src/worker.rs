@@ -68,7 +68,8 @@ pub fn registry(meta: Arc<crm_core::services::meta_connection::MetaEnv>) -> Regi
     };
     crate::meta::register(&mut reg);
     crate::routes::marketing::register_jobs(&mut reg);
-    crate::routes::webhooks::register_jobs(&mut reg, |_hooks| {});
+    crate::routes::webhooks::register_jobs(&mut reg, crate::routes::hsm::register_webhooks);
+    crate::routes::hsm::register(&mut reg);
     reg
 }
 
@@ -96,6 +97,7 @@ impl Worker {
         let registry = Arc::new(self.registry);
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         tracing::info!(worker = %self.id, "worker started");
+        crate::routes::hsm::start_scheduler(&self.db).await;
         while !stop.is_cancelled() {
             let mut busy = false;
             if !registry.consumers.is_empty() {

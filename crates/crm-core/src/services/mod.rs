@@ -18,3 +18,6 @@ pub mod fx;
 pub mod marketing;
 pub mod sync;
 pub mod webhooks;
+pub mod automation;
+pub mod messaging;
+pub mod templates;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod hsm;
 pub mod leads;
 pub mod marketing;
 pub mod meta;
@@ -41,6 +42,7 @@ or `Authorization: Bearer crm_tok_…` (API tokens). Errors are \
         (name = "tokens", description = "API tokens for integrations"),
         (name = "audit", description = "Audit log"),
         (name = "tenant", description = "Tenant settings"),
+        (name = "hsm", description = "HSM Automation: WhatsApp templates, messaging, automation rules and logs"),
         (name = "health", description = "Health checks"),
         (name = "leads", description = "Leads, attribution touches, timeline, import and export"),
         (name = "pipeline", description = "Pipeline stages, opportunities and the board"),
@@ -74,6 +76,7 @@ impl Modify for SecurityAddon {
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(hsm::router())
         .merge(setup::router())
         .merge(auth::router())
         .merge(team::router())

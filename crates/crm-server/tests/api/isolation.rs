@@ -24,6 +24,8 @@ pub const KINDS: &[(&str, &str)] = &[
     ("/api/pipeline/stages/", "stage"),
     ("/api/team/", "user"),
     ("/api/tokens/", "token"),
+    ("/api/crm/marketing/hsm/leads/", "lead"),
+    ("/api/crm/marketing/automation/rules/", "rule"),
 ];
 
 /// (method, path) operations with a path id that the matrix skips, each with
@@ -33,6 +35,18 @@ pub const NO_FIXTURE: &[(&str, &str, &str)] = &[(
     "/api/crm/auth/meta/data-deletion/{code}",
     "public status of a Meta data-deletion request, addressed by its unguessable \
      confirmation code rather than a tenant resource id (Meta connection tests cover it)",
+), (
+    "get",
+    "/api/crm/marketing/hsm/templates/{id}",
+    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
+), (
+    "delete",
+    "/api/crm/marketing/hsm/templates/{id}",
+    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
+), (
+    "post",
+    "/api/crm/marketing/hsm/templates/{id}/send",
+    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
 )];
 
 /// Kinds that belong to one seller (others' ids must be 404 for a seller).
@@ -115,6 +129,16 @@ pub async fn create_fixture(
                 .post(
                     "/api/tokens",
                     json!({"name": format!("Token {marker}"), "role": "admin"}),
+                )
+                .await
+        }
+        "rule" => {
+            admin
+                .post(
+                    "/api/crm/marketing/automation/rules",
+                    json!({"name": format!("Rule {marker}"), "enabled": false,
+                           "trigger": {"type": "lead_created"},
+                           "action": {"template_name": "fixture_tpl", "language": "es", "bindings": {}}}),
                 )
                 .await
         }

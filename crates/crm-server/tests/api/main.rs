@@ -24,3 +24,4 @@ mod team;
 mod tokens;
 mod marketing_hub;
 mod webhooks_inbox;
+mod hsm_api;
