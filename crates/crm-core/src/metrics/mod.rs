@@ -318,15 +318,34 @@ mod tests {
     #[test]
     fn presets_resolve_against_today() {
         let today = d("2026-11-21");
-        let r = |t: &str| resolve_period(Some(t), None, None, today, Some(d("2024-03-02"))).unwrap();
-        assert_eq!(r("7d"), DateRange { since: d("2026-11-15"), until: today });
+        let r =
+            |t: &str| resolve_period(Some(t), None, None, today, Some(d("2024-03-02"))).unwrap();
+        assert_eq!(
+            r("7d"),
+            DateRange {
+                since: d("2026-11-15"),
+                until: today
+            }
+        );
         assert_eq!(r("last_7d"), r("7d"));
         assert_eq!(r("30d").since, d("2026-10-23"));
         assert_eq!(r("last_30d"), r("30d"));
         assert_eq!(r("90d").since, d("2026-08-24"));
         assert_eq!(r("90d").days(), 90);
-        assert_eq!(r("this_month"), DateRange { since: d("2026-11-01"), until: today });
-        assert_eq!(r("last_month"), DateRange { since: d("2026-10-01"), until: d("2026-10-31") });
+        assert_eq!(
+            r("this_month"),
+            DateRange {
+                since: d("2026-11-01"),
+                until: today
+            }
+        );
+        assert_eq!(
+            r("last_month"),
+            DateRange {
+                since: d("2026-10-01"),
+                until: d("2026-10-31")
+            }
+        );
         assert_eq!(r("this_year").since, d("2026-01-01"));
         assert_eq!(r("all").since, d("2024-03-02"));
         assert_eq!(r("lifetime"), r("all"));
@@ -339,21 +358,42 @@ mod tests {
     #[test]
     fn last_month_in_january_is_december() {
         let r = resolve_period(Some("last_month"), None, None, d("2026-01-15"), None).unwrap();
-        assert_eq!(r, DateRange { since: d("2025-12-01"), until: d("2025-12-31") });
+        assert_eq!(
+            r,
+            DateRange {
+                since: d("2025-12-01"),
+                until: d("2025-12-31")
+            }
+        );
     }
 
     #[test]
     fn explicit_ranges_and_errors() {
         let today = d("2026-11-21");
-        let r = resolve_period(None, Some(d("2026-11-01")), Some(d("2026-11-10")), today, None)
-            .unwrap();
+        let r = resolve_period(
+            None,
+            Some(d("2026-11-01")),
+            Some(d("2026-11-10")),
+            today,
+            None,
+        )
+        .unwrap();
         assert_eq!(r.days(), 10);
         let code = |e: CoreError| match e {
             CoreError::Validation { code, .. } => code,
             _ => "other",
         };
         assert_eq!(
-            code(resolve_period(None, Some(d("2026-11-10")), Some(d("2026-11-01")), today, None).unwrap_err()),
+            code(
+                resolve_period(
+                    None,
+                    Some(d("2026-11-10")),
+                    Some(d("2026-11-01")),
+                    today,
+                    None
+                )
+                .unwrap_err()
+            ),
             "invalid_range"
         );
         assert_eq!(
@@ -373,7 +413,13 @@ mod tests {
     #[test]
     fn previous_period_has_equal_length_just_before() {
         let r = DateRange::new(d("2026-11-15"), d("2026-11-21")).unwrap();
-        assert_eq!(r.previous(), DateRange { since: d("2026-11-08"), until: d("2026-11-14") });
+        assert_eq!(
+            r.previous(),
+            DateRange {
+                since: d("2026-11-08"),
+                until: d("2026-11-14")
+            }
+        );
         let m = DateRange::new(d("2026-03-01"), d("2026-03-31")).unwrap();
         assert_eq!(m.previous().days(), 31);
         assert_eq!(m.previous().until, d("2026-02-28"));

@@ -572,7 +572,7 @@ async fn flush(
         .filter(|r| r.keys.iter().any(|k| k.starts_with("n:")))
         .map(|r| r.prepared.model.name.clone())
         .collect();
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     if !names.is_empty() {
         let nameless: Vec<String> = lead::Entity::find()
             .select_only()

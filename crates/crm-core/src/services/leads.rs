@@ -993,7 +993,7 @@ pub async fn create(
     on_duplicate: OnDuplicate,
 ) -> Result<Created, CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let tenant = tenant_of(&txn, ctx.tenant_id).await?;
     let contact = normalize_contact(
         &tenant.country,
@@ -1299,7 +1299,7 @@ pub async fn add_touch(
     touch: &TouchInput,
 ) -> Result<Option<TouchView>, CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let l = visible_lead(&txn, ctx, id).await?;
     if !touch.cleaned().has_any() {
         return Err(CoreError::validation(
@@ -1350,7 +1350,7 @@ async fn find_or_create_once(
     contact: &ContactInput,
     touch: Option<&TouchInput>,
 ) -> Result<(LeadView, bool), CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let tenant = tenant_of(&txn, actor.tenant_id).await?;
     let c = normalize_contact(
         &tenant.country,
@@ -1523,7 +1523,7 @@ pub async fn update(
     patch: &LeadPatch,
 ) -> Result<LeadView, CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let existing = visible_lead(&txn, ctx, id).await?;
     let tenant = tenant_of(&txn, ctx.tenant_id).await?;
     let before = existing.clone();
@@ -1694,7 +1694,7 @@ async fn replace_tags(
 /// recorded sales cannot be deleted (409 `lead_has_sales`).
 pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Result<(), CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let l = visible_lead(&txn, ctx, id).await?;
     if super::sales::lead_has_sales(&txn, ctx.tenant_id, id).await? {
         return Err(CoreError::conflict(
@@ -1738,7 +1738,7 @@ pub async fn set_consent(
     input: &ConsentInput,
 ) -> Result<LeadView, CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let existing = visible_lead(&txn, ctx, id).await?;
     let m = method(&input.method)?;
     let at = input.at.unwrap_or_else(Utc::now);
@@ -1782,7 +1782,7 @@ pub async fn add_note(
     input: &NoteInput,
 ) -> Result<timeline::ActivityView, CoreError> {
     ctx.require(Permission::LeadsWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     visible_lead(&txn, ctx, id).await?;
     let body = input.body.trim();
     if body.is_empty() || body.chars().count() > 10_000 {
@@ -1873,7 +1873,7 @@ pub async fn bulk_assign(
     if ctx.role.own_records_only() {
         return Err(CoreError::Forbidden(Permission::TeamManage));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = visible_many(&txn, ctx, &input.ids).await?;
     if let Some(o) = input.owner_id {
         check_owner(&txn, ctx, o).await?;
@@ -1908,7 +1908,7 @@ pub async fn bulk_tag(
             "give tags to add or to remove",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = visible_many(&txn, ctx, &input.ids).await?;
     let actor = ctx.actor();
     let mut updated = 0;

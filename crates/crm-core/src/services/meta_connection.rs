@@ -773,7 +773,7 @@ async fn mark_status(
     reason: &str,
     details: Value,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let Some(row) = find_connection(&txn, tenant_id).await? else {
         return Ok(false);
     };
@@ -874,7 +874,7 @@ pub async fn start_oauth(
         .authorize_url(&redirect_uri, &state, &env.login)
         .map_err(|e| fail_from_graph(&e))?;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     meta_oauth_state::Entity::delete_many()
         .filter(meta_oauth_state::Column::TenantId.eq(ctx.tenant_id))
         .filter(meta_oauth_state::Column::ExpiresAt.lt(now))
@@ -1054,7 +1054,7 @@ async fn save_connection(
         .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
     let status = compute_status(expires_at, &info.scopes, &env.required_scopes, now);
     let granular = serde_json::to_value(&info.granular_scopes).unwrap_or(Value::Array(vec![]));
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let previous = find_connection(&txn, ctx.tenant_id).await?;
     let am = meta_connection::ActiveModel {
         id: Set(previous
@@ -1251,7 +1251,7 @@ pub async fn disconnect(
             Err(e) => tracing::warn!(tenant = %ctx.tenant_id, "revoking at Meta failed: {e}"),
         }
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let creds = delete_credentials(&txn, ctx.tenant_id).await?;
     let assets = meta_asset::Entity::delete_many()
         .filter(meta_asset::Column::TenantId.eq(ctx.tenant_id))
@@ -1337,7 +1337,7 @@ pub async fn token_status(
     ) {
         let fresh = compute_status(row.expires_at, &scopes, &env.required_scopes, now);
         if fresh != row.status {
-            let txn = db.begin().await?;
+            let txn = db.begin_with_options(crm_db::write_txn()).await?;
             set_status(
                 &txn,
                 &Actor::system(ctx.tenant_id),
@@ -1651,13 +1651,13 @@ pub async fn test_connection(
             Utc::now(),
         );
         if let Some(cur) = find_connection(db, ctx.tenant_id).await? {
-            let txn = db.begin().await?;
+            let txn = db.begin_with_options(crm_db::write_txn()).await?;
             set_status(&txn, &ctx.actor(), &cur, fresh, "test_connection_ok", None).await?;
             txn.commit().await?;
         }
         status = fresh.to_owned();
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     meta_connection::Entity::update_many()
         .col_expr(meta_connection::Column::CheckedAt, Some(Utc::now()).into())
         .filter(meta_connection::Column::TenantId.eq(ctx.tenant_id))
@@ -1931,7 +1931,7 @@ pub async fn connect_ad_account(
         .name
         .clone()
         .or_else(|| input.account_name.clone().filter(|n| !n.trim().is_empty()));
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let row = require_live_connection(&txn, ctx.tenant_id).await?;
     replace_assets(
         &txn,
@@ -2115,7 +2115,7 @@ pub async fn select_whatsapp(
         }
     }
     guarded(db, ctx.tenant_id, s.subscribe_waba(waba)).await?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let row = require_live_connection(&txn, ctx.tenant_id).await?;
     let mut new = vec![NewAsset {
         kind: ASSET_WABA,
@@ -2248,7 +2248,7 @@ pub async fn select_lead_pages(
         )
         .await?;
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let row = require_live_connection(&txn, ctx.tenant_id).await?;
     replace_assets(
         &txn,
@@ -2425,7 +2425,7 @@ pub async fn run_health_check(
     let now = Utc::now();
     let expires_at = ts(info.expires_at);
     let status = compute_status(expires_at, &info.scopes, &env.required_scopes, now);
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let Some(cur) = find_connection(&txn, tenant_id).await? else {
         return Ok(HealthOutcome::Idle);
     };
@@ -2479,7 +2479,7 @@ async fn drop_user_connections(
     action: &str,
     erase: bool,
 ) -> Result<usize, CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = meta_connection::Entity::find()
         .filter(meta_connection::Column::MetaUserId.eq(meta_user_id))
         .all(&txn)
@@ -2629,7 +2629,7 @@ pub async fn rotate_credentials(
     db: &DatabaseConnection,
     keyring: &Keyring,
 ) -> Result<RotationReport, CoreError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let rows = meta_credential::Entity::find()
         .order_by_asc(meta_credential::Column::Id)
         .all(&txn)

@@ -13,11 +13,11 @@ pub mod timeline;
 
 pub use page::{Cursor, Page};
 pub mod attribution;
+pub mod automation;
 pub mod capi;
 pub mod fx;
 pub mod marketing;
-pub mod sync;
-pub mod webhooks;
-pub mod automation;
 pub mod messaging;
+pub mod sync;
 pub mod templates;
+pub mod webhooks;

@@ -197,7 +197,7 @@ pub async fn create_stage(
         ));
     }
     let name = validate::name("name", &input.name, 80)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let existing = stages(&txn, ctx.tenant_id).await?;
     if let Some(s) = existing.iter().find(|s| s.key == key) {
         return Err(CoreError::Conflict {
@@ -260,7 +260,7 @@ pub async fn update_stage(
     patch: &StagePatch,
 ) -> Result<StageView, CoreError> {
     ctx.require(Permission::SettingsManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let s = stage_in_tenant(&txn, ctx.tenant_id, id).await?;
     let mut am: pipeline_stage::ActiveModel = s.into();
     if let Some(n) = &patch.name {
@@ -294,7 +294,7 @@ pub async fn delete_stage(
     id: Uuid,
 ) -> Result<(), CoreError> {
     ctx.require(Permission::SettingsManage)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let s = stage_in_tenant(&txn, ctx.tenant_id, id).await?;
     let used = opportunity::Entity::find()
         .filter(opportunity::Column::TenantId.eq(ctx.tenant_id))
@@ -488,7 +488,7 @@ pub async fn create_opportunity(
     input: &NewOpportunity,
 ) -> Result<OpportunityView, CoreError> {
     ctx.require(Permission::PipelineWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let l = leads::visible_lead(&txn, ctx, input.lead_id)
         .await
         .map_err(|_| CoreError::validation("invalid_lead", "lead_id is not a lead you can see"))?;
@@ -654,7 +654,7 @@ pub async fn update_opportunity(
     patch: &OpportunityPatch,
 ) -> Result<OpportunityView, CoreError> {
     ctx.require(Permission::PipelineWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let m = visible_opportunity(&txn, ctx, id).await?;
     let all = stages(&txn, ctx.tenant_id).await?;
     let from = all
@@ -829,7 +829,7 @@ pub async fn delete_opportunity(
     id: Uuid,
 ) -> Result<(), CoreError> {
     ctx.require(Permission::PipelineWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let m = visible_opportunity(&txn, ctx, id).await?;
     if super::sales::opportunity_has_sales(&txn, ctx.tenant_id, id).await? {
         return Err(CoreError::conflict(

@@ -250,7 +250,7 @@ pub async fn create(
     input: &NewSale,
 ) -> Result<SaleView, CoreError> {
     ctx.require(Permission::SalesWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let o = pipeline::visible_opportunity(&txn, ctx, input.opportunity_id)
         .await
         .map_err(|_| {
@@ -350,7 +350,7 @@ pub async fn update(
     patch: &SalePatch,
 ) -> Result<SaleView, CoreError> {
     ctx.require(Permission::SalesWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let m = visible_sale(&txn, ctx, id).await?;
     let before = SaleStatus::parse(&m.status);
     let mut am: sale::ActiveModel = m.clone().into();
@@ -455,7 +455,7 @@ pub async fn refund(
     input: &NewRefund,
 ) -> Result<SaleView, CoreError> {
     ctx.require(Permission::SalesWrite)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let original = visible_sale(&txn, ctx, id).await?;
     if original.kind != "sale" || original.status != "completed" {
         return Err(CoreError::validation(

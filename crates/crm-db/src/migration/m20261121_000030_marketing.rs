@@ -56,7 +56,11 @@ impl MigrationTrait for Migration {
         .await?;
         for (name, cols, unique) in [
             ("ux_webhook_inbox_dedupe", &["dedupe_key"][..], true),
-            ("ix_webhook_inbox_tenant", &["tenant_id", "status", "id"][..], false),
+            (
+                "ix_webhook_inbox_tenant",
+                &["tenant_id", "status", "id"][..],
+                false,
+            ),
             ("ix_webhook_inbox_status", &["status", "id"][..], false),
         ] {
             m.create_index(index(name, "webhook_inbox", cols, unique))
@@ -247,7 +251,14 @@ impl MigrationTrait for Migration {
         m.create_index(index(
             "ux_marketing_rollups_key",
             "marketing_rollups",
-            &["tenant_id", "metric", "day", "campaign_id", "ad_id", "currency"],
+            &[
+                "tenant_id",
+                "metric",
+                "day",
+                "campaign_id",
+                "ad_id",
+                "currency",
+            ],
             true,
         ))
         .await?;

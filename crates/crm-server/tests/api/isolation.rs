@@ -26,28 +26,51 @@ pub const KINDS: &[(&str, &str)] = &[
     ("/api/tokens/", "token"),
     ("/api/crm/marketing/hsm/leads/", "lead"),
     ("/api/crm/marketing/automation/rules/", "rule"),
+    ("/api/crm/marketing/fx-rates/", "fx_rate"),
 ];
 
 /// (method, path) operations with a path id that the matrix skips, each with
 /// the reason. Keep this short: prefer adding a fixture.
-pub const NO_FIXTURE: &[(&str, &str, &str)] = &[(
-    "get",
-    "/api/crm/auth/meta/data-deletion/{code}",
-    "public status of a Meta data-deletion request, addressed by its unguessable \
+pub const NO_FIXTURE: &[(&str, &str, &str)] = &[
+    (
+        "get",
+        "/api/crm/auth/meta/data-deletion/{code}",
+        "public status of a Meta data-deletion request, addressed by its unguessable \
      confirmation code rather than a tenant resource id (Meta connection tests cover it)",
-), (
-    "get",
-    "/api/crm/marketing/hsm/templates/{id}",
-    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
-), (
-    "delete",
-    "/api/crm/marketing/hsm/templates/{id}",
-    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
-), (
-    "post",
-    "/api/crm/marketing/hsm/templates/{id}/send",
-    "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
-)];
+    ),
+    (
+        "get",
+        "/api/crm/marketing/hsm/templates/{id}",
+        "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
+    ),
+    (
+        "delete",
+        "/api/crm/marketing/hsm/templates/{id}",
+        "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
+    ),
+    (
+        "post",
+        "/api/crm/marketing/hsm/templates/{id}/send",
+        "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
+    ),
+    (
+        "get",
+        "/api/crm/marketing/campaigns/{id}",
+        "campaigns exist only after a Meta ad sync; stats are scoped to the caller's tenant \
+     (marketing_hub tests cover the unknown-campaign 404); a synced fixture is still to add",
+    ),
+    (
+        "get",
+        "/api/crm/marketing/campaigns/{id}/insights",
+        "campaigns exist only after a Meta ad sync (see campaigns/{id})",
+    ),
+    (
+        "post",
+        "/api/webhooks/inbox/{id}/replay",
+        "inbox events exist only after a signed Meta webhook delivery; webhooks_inbox tests \
+     prove another tenant never sees them",
+    ),
+];
 
 /// Kinds that belong to one seller (others' ids must be 404 for a seller).
 const OWNED_KINDS: &[&str] = &["lead", "opportunity", "sale"];
@@ -139,6 +162,15 @@ pub async fn create_fixture(
                     json!({"name": format!("Rule {marker}"), "enabled": false,
                            "trigger": {"type": "lead_created"},
                            "action": {"template_name": "fixture_tpl", "language": "es", "bindings": {}}}),
+                )
+                .await
+        }
+        "fx_rate" => {
+            admin
+                .req(
+                    Method::PUT,
+                    "/api/crm/marketing/fx-rates",
+                    Some(json!({"from_currency": "ARS", "date": "2026-01-15", "rate": "0.001"})),
                 )
                 .await
         }
