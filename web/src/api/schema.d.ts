@@ -263,6 +263,193 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/crm/marketing/automation-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The automation log, newest first: every run with its status timeline,
+         *     reason code and Meta's error (ceo/admin).
+         */
+        get: operations["listAutomationLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/automation/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Automation rules with their last-7-days counts; starter rules (disabled)
+         *     are created on first use (ceo/admin).
+         */
+        get: operations["listAutomationRules"];
+        put?: never;
+        /** Create a rule (ceo/admin). */
+        post: operations["createAutomationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/automation/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getAutomationRule"];
+        /** Replace a rule's definition (ceo/admin). */
+        put: operations["updateAutomationRule"];
+        post?: never;
+        delete: operations["deleteAutomationRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/automation/rules/{id}/dry-run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate a rule against current leads: who would receive what (rendered
+         *     text) and who would be skipped and why. Sends nothing (ceo/admin).
+         */
+        post: operations["dryRunAutomationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/automation/rules/{id}/toggle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enable or disable a rule (ceo/admin). */
+        post: operations["toggleAutomationRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaign rows (including the "unknown campaign" row), sortable and
+         *     filterable by status; they add up to `totals`.
+         */
+        get: operations["marketingCampaigns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/campaigns/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One campaign with its ads (creative title and body) and status history. */
+        get: operations["marketingCampaign"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/campaigns/{id}/insights": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The daily series of one campaign. */
+        get: operations["marketingCampaignInsights"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/capi/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Conversions API ledger: every stage event with its outcome
+         *     (queued, accepted, rejected with Meta's message, skipped), newest first.
+         */
+        get: operations["listCapiEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/capi/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Conversions API settings (dataset, stage → event names). */
+        get: operations["getCapiSettings"];
+        /** Sets the Conversions API settings (ceo/admin/marketing). */
+        put: operations["putCapiSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/crm/marketing/connect": {
         parameters: {
             query?: never;
@@ -277,6 +464,172 @@ export interface paths {
          *     token can read it.
          */
         post: operations["metaConnectAdAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/fx-rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** FX rates into the reporting currency, newest date first. */
+        get: operations["listFxRates"];
+        /** Sets (inserts or replaces) the rate of a currency pair on a date. */
+        put: operations["putFxRate"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/fx-rates/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports FX rates from CSV (`date,from_currency,rate[,to_currency]`
+         *     header); all rows or none.
+         */
+        post: operations["importFxRates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/fx-rates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes an FX rate. */
+        delete: operations["deleteFxRate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/leads/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The lead page's WhatsApp panel: messages, 24-hour window and consent. */
+        get: operations["getLeadMessaging"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** HSM settings: opt-out keywords, pacing, pause state (ceo/admin). */
+        get: operations["getHsmSettings"];
+        put: operations["updateHsmSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Templates of the tenant's WABA (ceo/admin; sellers may list to send). */
+        get: operations["listHsmTemplates"];
+        put?: never;
+        /**
+         * Create a template and submit it to Meta for review (ceo/admin). Checked
+         *     first with Meta's rules (name, limits, examples for every variable).
+         */
+        post: operations["createHsmTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sync every template of the WABA from Meta now (all pages) (ceo/admin). */
+        post: operations["syncHsmTemplates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One template with its status, quality and category history. */
+        get: operations["getHsmTemplate"];
+        put?: never;
+        post?: never;
+        /** Delete a template at Meta; kept locally as DELETED (ceo/admin). */
+        delete: operations["deleteHsmTemplate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/templates/{id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an approved template to a lead. Checked before Meta: approved,
+         *     parameter count, consent, recipient (ceo/admin/seller; sellers only to
+         *     their own leads).
+         */
+        post: operations["sendHsmTemplate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -335,6 +688,65 @@ export interface paths {
         get: operations["metaPortfolios"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Headline numbers of the Marketing Hub for a period and model, with the
+         *     change against the previous period, a daily series, warnings and
+         *     freshness. Definitions: docs/marketing-metrics.md.
+         */
+        get: operations["marketingStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/stats/roi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The funnel and the breakdowns by campaign and by source (channel). */
+        get: operations["marketingRoi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sync state per connected ad account (last success, last error with
+         *     Meta's message, next run, backfill progress).
+         */
+        get: operations["marketingSyncStatus"];
+        put?: never;
+        /** "Sync now": queues a sync of every connected ad account. */
+        post: operations["marketingSyncNow"];
         delete?: never;
         options?: never;
         head?: never;
@@ -843,6 +1255,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The webhook inbox of this workspace (ceo/admin): routed events, and
+         *     unroutable events of this workspace's Meta assets. Failed and unroutable
+         *     events stay here until replayed.
+         */
+        get: operations["listWebhookInbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/inbox/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replays one inbox event (failed, unroutable or ignored) (ceo/admin). */
+        post: operations["replayWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/meta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Meta's subscription handshake: answers the challenge when the verify
+         *     token matches the configured one; 403 otherwise, and 403 when no verify
+         *     token is configured (fails closed).
+         */
+        get: operations["metaWebhookHandshake"];
+        put?: never;
+        /**
+         * Receives a Meta webhook delivery (Page `leadgen`, WhatsApp `messages`,
+         *     template and preference updates). Signed by Meta with
+         *     `X-Hub-Signature-256`; stored, deduplicated and acknowledged, then
+         *     processed by the worker.
+         */
+        post: operations["metaWebhookReceive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -881,6 +1358,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What the rule does. */
+        Action: {
+            add_tag?: string | null;
+            /**
+             * @description Variable key ("1", "2", or a named parameter; header variables as
+             *     "header.1", URL button variables as "button.0") → binding.
+             */
+            bindings?: {
+                [key: string]: components["schemas"]["Binding"];
+            };
+            language: string;
+            set_status?: string | null;
+            /** @description Template name (with `language`) to send. */
+            template_name: string;
+        };
         ActivityView: {
             /** Format: uuid */
             actor_token_id?: string | null;
@@ -925,6 +1417,14 @@ export interface components {
             /** @description IANA time zone of the ad account (Meta reports in it). */
             timezone?: string | null;
         };
+        AdStat: components["schemas"]["Figures"] & {
+            adset_id?: string | null;
+            creative_body?: string | null;
+            creative_title?: string | null;
+            id: string;
+            name: string;
+            status: string;
+        };
         ApiTokenView: {
             /** Format: date-time */
             created_at: string;
@@ -957,6 +1457,18 @@ export interface components {
         AuthorizeUrl: {
             /** @description Meta's OAuth dialog; open it in the browser (same tab). */
             url: string;
+        };
+        /** @description Where a template variable gets its value. */
+        Binding: {
+            /** @description Used when the source is empty or missing. */
+            fallback?: string | null;
+            /**
+             * @description A fact key (`lead.first_name`, `opportunity.value`, `seller.name`,
+             *     `tenant.name`, …) or `fixed`.
+             */
+            source: string;
+            /** @description The text when `source` is `fixed`. */
+            value?: string | null;
         };
         Board: {
             columns: components["schemas"]["BoardColumn"][];
@@ -998,8 +1510,115 @@ export interface components {
             id: string;
             name?: string | null;
         };
+        Button: {
+            example?: Record<string, never> | null;
+            phone_number?: string | null;
+            text?: string | null;
+            /** @description QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, OTP. */
+            type: string;
+            url?: string | null;
+        };
+        CampaignDetail: {
+            ads: components["schemas"]["AdStat"][];
+            campaign: components["schemas"]["CampaignStat"];
+            currency: string;
+            /** Format: date-time */
+            last_synced_at?: string | null;
+            model: components["schemas"]["Model"];
+            period: components["schemas"]["Period"];
+            status_history: components["schemas"]["StatusChange"][];
+            warnings: components["schemas"]["Warning"][];
+        };
+        CampaignInsights: {
+            campaign_id: string;
+            currency: string;
+            items: components["schemas"]["InsightPoint"][];
+            period: components["schemas"]["Period"];
+            warnings: components["schemas"]["Warning"][];
+        };
+        CampaignList: {
+            currency: string;
+            items: components["schemas"]["CampaignStat"][];
+            /** Format: date-time */
+            last_synced_at?: string | null;
+            model: components["schemas"]["Model"];
+            period: components["schemas"]["Period"];
+            /** @description The totals of the same period (the rows add up to these). */
+            totals: components["schemas"]["Figures"];
+            unconverted: components["schemas"]["CurrencyAmount"][];
+            warnings: components["schemas"]["Warning"][];
+        };
+        CampaignStat: components["schemas"]["Figures"] & {
+            ad_account_id?: string | null;
+            /** Format: double */
+            cpa?: number | null;
+            effective_status?: string | null;
+            /**
+             * @description Meta campaign id, or `unknown` for Meta-attributed leads whose ad or
+             *     campaign is not (yet) known.
+             */
+            id: string;
+            /** Format: int64 */
+            leads: number;
+            name: string;
+            objective?: string | null;
+            /** Format: int64 */
+            opportunities: number;
+            /** Format: double */
+            revenue: number;
+            /** Format: double */
+            roi?: number | null;
+            /** Format: double */
+            spend: number;
+            /**
+             * @description ACTIVE, PAUSED, DELETED or ARCHIVED as Meta reports it (UNKNOWN for the
+             *     unknown row).
+             */
+            status: string;
+        };
+        CapiSettings: {
+            /** @description The dataset (pixel) id events go to. */
+            dataset_id?: string | null;
+            enabled: boolean;
+            /** @description `custom_data.lead_event_source` (your CRM's name). */
+            lead_event_source: string;
+            /**
+             * @description CRM stage → Meta event name, for `lead_created`, `lead_qualified`,
+             *     `opportunity_created`, `opportunity_won`. A stage left out is not sent.
+             */
+            stage_events: Record<string, never>;
+            /** @description Meta's test event code, for trying the setup in Events Manager. */
+            test_event_code?: string | null;
+        };
         /** @enum {string} */
         Channel: "lead_form" | "click_to_whatsapp" | "web" | "manual" | "import" | "api";
+        /**
+         * @description One component of a template as the CRM stores and submits it (the same
+         *     shape Meta uses).
+         */
+        Component: {
+            buttons?: components["schemas"]["Button"][] | null;
+            /**
+             * @description Examples, as Meta expects them (`header_text`, `body_text`,
+             *     `body_text_named_params`, `header_handle`).
+             */
+            example?: Record<string, never> | null;
+            /** @description Header format: TEXT, IMAGE, VIDEO, DOCUMENT, LOCATION. */
+            format?: string | null;
+            text?: string | null;
+            /** @description HEADER, BODY, FOOTER or BUTTONS. */
+            type: string;
+        };
+        /** @description A condition over facts: `field op value`. */
+        Condition: {
+            /**
+             * @description e.g. `lead.source`, `lead.status`, `lead.tags`, `lead.owner_id`,
+             *     `lead.campaign_id`, `lead.has_phone`, `opportunity.stage`.
+             */
+            field: string;
+            op: components["schemas"]["Op"];
+            value?: Record<string, never>;
+        };
         ConnectAdAccount: {
             /** @description `act_…` id or its digits. */
             account_id: string;
@@ -1047,10 +1666,28 @@ export interface components {
             /** @description How it was given or withdrawn, e.g. `web_form`, `whatsapp_stop`, `phone_call`. */
             method: string;
         };
+        ConsentState: {
+            can_receive_marketing: boolean;
+            can_receive_utility: boolean;
+            /** @description Opt-out limited to marketing (Meta's "Stop promotions"). */
+            marketing_only_opt_out: boolean;
+            opt_out_method?: string | null;
+            opted_in: boolean;
+            opted_out: boolean;
+        };
         CreatedToken: {
             /** @description The secret, shown only in this response. Send it as `Authorization: Bearer`. */
             secret: string;
             token: components["schemas"]["ApiTokenView"];
+        };
+        /** @description A money amount in one currency that could not be converted. */
+        CurrencyAmount: {
+            /**
+             * Format: double
+             * @description Major units.
+             */
+            amount: number;
+            currency: string;
         };
         CurrencyTotal: {
             /** Format: int64 */
@@ -1066,6 +1703,16 @@ export interface components {
              * @description Sum of value × probability / 100, minor units (rounded down).
              */
             weighted_minor: number;
+        };
+        DayPoint: {
+            /** Format: date */
+            date: string;
+            /** Format: int64 */
+            leads: number;
+            /** Format: double */
+            revenue: number;
+            /** Format: double */
+            spend: number;
         };
         DeauthorizeResult: {
             success: boolean;
@@ -1097,6 +1744,27 @@ export interface components {
             revoked_at_meta: boolean;
             status: string;
         };
+        DryRunItem: {
+            detail?: string | null;
+            /** Format: uuid */
+            lead_id: string;
+            lead_name: string;
+            /** Format: date-time */
+            next_allowed_at?: string | null;
+            /** @description would_send, would_skip or would_reschedule. */
+            outcome: string;
+            reason?: string | null;
+            /** @description The text the lead would read. */
+            rendered?: string | null;
+        };
+        DryRunResult: {
+            evaluated: number;
+            items: components["schemas"]["DryRunItem"][];
+            /** Format: uuid */
+            rule_id: string;
+            would_send: number;
+            would_skip: number;
+        };
         /** @description The error body, for the OpenAPI document. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1107,8 +1775,103 @@ export interface components {
             details?: Record<string, never> | null;
             message: string;
         };
+        /**
+         * @description The figures of one row (a total, a campaign or an ad). Money in major
+         *     units of `currency`.
+         */
+        Figures: {
+            /** Format: int64 */
+            clicks: number;
+            /** Format: double */
+            cpa?: number | null;
+            /** Format: double */
+            cpc?: number | null;
+            /** Format: double */
+            cpl?: number | null;
+            /** Format: double */
+            cpm?: number | null;
+            /** Format: double */
+            ctr?: number | null;
+            /** Format: int64 */
+            customers: number;
+            /** Format: int64 */
+            impressions: number;
+            /** Format: double */
+            lead_to_opportunity_rate?: number | null;
+            /** Format: int64 */
+            leads: number;
+            /** Format: double */
+            marketing_spend: number;
+            /** Format: int64 */
+            messaging_conversations_started: number;
+            /** Format: int64 */
+            meta_reported_leads: number;
+            /** Format: int64 */
+            opportunities: number;
+            /** Format: double */
+            opportunity_to_won_rate?: number | null;
+            /** Format: double */
+            roas?: number | null;
+            /** Format: double */
+            roi_percentage?: number | null;
+            /** Format: double */
+            sales_revenue: number;
+            /** Format: int64 */
+            won: number;
+        };
+        /** @description At most `max` automated sends to one lead per `hours`. */
+        FrequencyCap: {
+            /** Format: int32 */
+            hours: number;
+            /** Format: int32 */
+            max: number;
+        };
+        FunnelStep: {
+            /** Format: int64 */
+            count: number;
+            step: string;
+        };
+        FxImport: {
+            /** @description Rows inserted or updated. */
+            upserted: number;
+        };
+        FxRate: {
+            /** Format: date */
+            date: string;
+            from_currency: string;
+            /** Format: uuid */
+            id: string;
+            rate: string;
+            to_currency: string;
+        };
+        FxRateInput: {
+            /** Format: date */
+            date: string;
+            /** @description ISO 4217 code of the amount's currency. */
+            from_currency: string;
+            /**
+             * @description Units of `to_currency` per 1 unit of `from_currency`, as a decimal
+             *     string with at most 9 decimals, e.g. "0.00105".
+             */
+            rate: string;
+            /** @description ISO 4217 code to convert into (default: the tenant's reporting currency). */
+            to_currency?: string | null;
+        };
         Health: {
             status: string;
+        };
+        HsmSettings: {
+            /**
+             * Format: int32
+             * @description Send pacing per phone number (Meta's default throughput is 80).
+             */
+            messages_per_second: number;
+            /** @description Inbound texts equal to one of these opt the lead back in. */
+            opt_in_keywords: string[];
+            /** @description Inbound texts equal to one of these (case-insensitive) opt the lead out. */
+            opt_out_keywords: string[];
+            /** @description Why automation is paused for the tenant (e.g. `token_invalid`). */
+            paused_reason?: string | null;
         };
         ImportError: {
             code: string;
@@ -1150,6 +1913,48 @@ export interface components {
             /** @description Whether more errors or duplicates happened than are listed. */
             truncated: boolean;
         };
+        InboxItem: {
+            /** Format: int32 */
+            attempts: number;
+            entry_id: string;
+            field: string;
+            /** Format: uuid */
+            id: string;
+            last_error?: string | null;
+            object: string;
+            /** @description The stored change (`entry_time`, `value`). */
+            payload: unknown;
+            /** Format: date-time */
+            processed_at?: string | null;
+            /** Format: date-time */
+            received_at: string;
+            routing_id?: string | null;
+            routing_kind?: string | null;
+            status: string;
+        };
+        /** @description Result of storing one delivery. */
+        Ingested: {
+            /** @description Events already in the inbox (redeliveries). */
+            duplicates: number;
+            /** @description New events stored (and queued for processing). */
+            stored: number;
+        };
+        InsightPoint: {
+            /** Format: int64 */
+            clicks: number;
+            /** Format: date */
+            date: string;
+            /** Format: int64 */
+            impressions: number;
+            /** Format: int64 */
+            leads: number;
+            /** Format: int64 */
+            meta_reported_leads: number;
+            /** Format: double */
+            revenue: number;
+            /** Format: double */
+            spend: number;
+        };
         /** @description `GET /api/leads/{id}`: the lead with its touch history and opportunities. */
         LeadDetail: {
             lead: components["schemas"]["LeadView"];
@@ -1157,6 +1962,16 @@ export interface components {
             owner_name?: string | null;
             /** @description Every attribution touch, oldest first (the first is the lead's attribution). */
             touches: components["schemas"]["TouchView"][];
+        };
+        LeadMessaging: {
+            consent: components["schemas"]["ConsentState"];
+            /** Format: uuid */
+            lead_id: string;
+            /** @description Oldest first (the latest 200). */
+            messages: components["schemas"]["MessageView"][];
+            /** @description Whether the lead has a WhatsApp id, phone or business-scoped id. */
+            reachable: boolean;
+            window: components["schemas"]["WindowState"];
         };
         LeadPageList: {
             items: components["schemas"]["LeadPageOption"][];
@@ -1237,10 +2052,133 @@ export interface components {
              */
             whatsapp_window_until?: string | null;
         };
+        LedgerEntry: {
+            action_source: string;
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            dataset_id?: string | null;
+            event_id: string;
+            event_name: string;
+            /** Format: date-time */
+            event_time: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Meta's message when rejected, or why it was skipped. */
+            last_error?: string | null;
+            /** Format: uuid */
+            lead_id: string;
+            /** Format: date-time */
+            sent_at?: string | null;
+            stage: string;
+            status: string;
+        };
         LoginInput: {
             email: string;
             password: string;
         };
+        /** @description `GET /api/crm/marketing/stats`. */
+        MarketingStats: {
+            /** Format: int64 */
+            clicks: number;
+            /** Format: double */
+            cpa?: number | null;
+            /** Format: double */
+            cpc?: number | null;
+            /** Format: double */
+            cpl?: number | null;
+            /** Format: double */
+            cpm?: number | null;
+            /** Format: double */
+            ctr?: number | null;
+            currency: string;
+            /** Format: int64 */
+            customers: number;
+            /** Format: int64 */
+            impressions: number;
+            /** Format: date-time */
+            last_synced_at?: string | null;
+            /** Format: double */
+            lead_to_opportunity_rate?: number | null;
+            /** Format: int64 */
+            leads: number;
+            /** Format: double */
+            leads_change?: number | null;
+            /** Format: double */
+            marketing_spend: number;
+            /** Format: int64 */
+            messaging_conversations_started: number;
+            /** Format: int64 */
+            meta_reported_leads: number;
+            model: components["schemas"]["Model"];
+            /** Format: int64 */
+            opportunities: number;
+            /** Format: double */
+            opportunities_change?: number | null;
+            /** Format: double */
+            opportunity_to_won_rate?: number | null;
+            period: components["schemas"]["Period"];
+            previous_period: components["schemas"]["Period"];
+            /** Format: double */
+            revenue_change?: number | null;
+            /** Format: double */
+            roas?: number | null;
+            /**
+             * Format: double
+             * @description Difference in percentage points.
+             */
+            roi_change?: number | null;
+            /** Format: double */
+            roi_percentage?: number | null;
+            /** Format: double */
+            sales_revenue: number;
+            series: components["schemas"]["DayPoint"][];
+            /** Format: double */
+            spend_change?: number | null;
+            sync: components["schemas"]["SyncStateView"][];
+            /** @description Amounts left out of the totals because no FX rate exists for them. */
+            unconverted: components["schemas"]["CurrencyAmount"][];
+            warnings: components["schemas"]["Warning"][];
+            /** Format: int64 */
+            won: number;
+        };
+        MessageView: {
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at?: string | null;
+            /** @description in or out. */
+            direction: string;
+            /** Format: int64 */
+            error_code?: number | null;
+            error_message?: string | null;
+            /** Format: date-time */
+            failed_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            /** Format: uuid */
+            lead_id: string;
+            /** Format: date-time */
+            read_at?: string | null;
+            /** @description Click-to-WhatsApp ad context of an inbound message. */
+            referral?: Record<string, never> | null;
+            /** Format: uuid */
+            rule_id?: string | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @description received, sending, sent, delivered, read, failed. */
+            status: string;
+            template_name?: string | null;
+            wamid?: string | null;
+        };
+        /**
+         * @description Attribution model.
+         * @enum {string}
+         */
+        Model: "cohort" | "activity";
         NewApiToken: {
             name: string;
             role: components["schemas"]["Role"];
@@ -1347,6 +2285,17 @@ export interface components {
             /** Format: int32 */
             probability?: number | null;
         };
+        NewTemplateInput: {
+            /** @description MARKETING, UTILITY or AUTHENTICATION. */
+            category: string;
+            components: components["schemas"]["Component"][];
+            /** @description e.g. `es_AR`, `en_US`. */
+            language: string;
+            /** @description Lowercase letters, digits and underscores. */
+            name: string;
+            /** @description POSITIONAL (default) or NAMED. */
+            parameter_format?: string | null;
+        };
         NewUser: {
             email: string;
             name: string;
@@ -1356,6 +2305,8 @@ export interface components {
         NoteInput: {
             body: string;
         };
+        /** @enum {string} */
+        Op: "eq" | "neq" | "in" | "not_in" | "contains" | "not_contains" | "exists" | "not_exists";
         OpportunityDetail: {
             /** @description Every stage change, oldest first (the first row is the creation). */
             history: components["schemas"]["StageChange"][];
@@ -1456,6 +2407,42 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        Page_FxRate: {
+            items: {
+                /** Format: date */
+                date: string;
+                from_currency: string;
+                /** Format: uuid */
+                id: string;
+                rate: string;
+                to_currency: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        Page_InboxItem: {
+            items: {
+                /** Format: int32 */
+                attempts: number;
+                entry_id: string;
+                field: string;
+                /** Format: uuid */
+                id: string;
+                last_error?: string | null;
+                object: string;
+                /** @description The stored change (`entry_time`, `value`). */
+                payload: unknown;
+                /** Format: date-time */
+                processed_at?: string | null;
+                /** Format: date-time */
+                received_at: string;
+                routing_id?: string | null;
+                routing_kind?: string | null;
+                status: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         Page_LeadView: {
             items: {
                 bsuid?: string | null;
@@ -1505,6 +2492,32 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        Page_LedgerEntry: {
+            items: {
+                action_source: string;
+                /** Format: int32 */
+                attempts: number;
+                /** Format: date-time */
+                created_at: string;
+                dataset_id?: string | null;
+                event_id: string;
+                event_name: string;
+                /** Format: date-time */
+                event_time: string;
+                /** Format: uuid */
+                id: string;
+                /** @description Meta's message when rejected, or why it was skipped. */
+                last_error?: string | null;
+                /** Format: uuid */
+                lead_id: string;
+                /** Format: date-time */
+                sent_at?: string | null;
+                stage: string;
+                status: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         Page_OpportunityView: {
             items: {
                 /** Format: date-time */
@@ -1535,6 +2548,38 @@ export interface components {
                  * @description Integer minor units (cents) of `currency`.
                  */
                 value_minor: number;
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        Page_RunView: {
+            items: {
+                /** Format: date-time */
+                created_at: string;
+                /** Format: int64 */
+                error_code?: number | null;
+                error_message?: string | null;
+                /** Format: uuid */
+                id: string;
+                language: string;
+                /** Format: uuid */
+                lead_id: string;
+                lead_name?: string | null;
+                reason?: string | null;
+                rendered?: string | null;
+                /** Format: uuid */
+                rule_id: string;
+                rule_name?: string | null;
+                /** Format: date-time */
+                run_at: string;
+                /** @description queued, rescheduled, paused, sending, sent, delivered, read, failed, skipped. */
+                status: string;
+                template_name: string;
+                /** @description [{status, at, reason?}] in order. */
+                timeline: Record<string, never>[];
+                /** Format: date-time */
+                updated_at: string;
+                wamid?: string | null;
             }[];
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
@@ -1577,6 +2622,47 @@ export interface components {
             /** @description Pass as `cursor` to get the next page; null on the last page. */
             next_cursor?: string | null;
         };
+        Page_TemplateView: {
+            items: {
+                /** @description MARKETING, UTILITY, AUTHENTICATION. */
+                category: string;
+                /** Format: date-time */
+                category_changed_at?: string | null;
+                components: components["schemas"]["Component"][];
+                /** Format: uuid */
+                id: string;
+                language: string;
+                meta_id: string;
+                name: string;
+                /** @description Marketing templates need marketing consent; others an opt-in only. */
+                needs_marketing_consent: boolean;
+                parameter_format: string;
+                /** @description The category before Meta changed it, when it did. */
+                previous_category?: string | null;
+                /** @description GREEN, YELLOW, RED, UNKNOWN. */
+                quality?: string | null;
+                rejected_reason?: string | null;
+                /** @description APPROVED, PENDING, REJECTED, PAUSED, DISABLED, DELETED, … */
+                status: string;
+                /** Format: date-time */
+                synced_at?: string | null;
+                /** Format: date-time */
+                updated_at: string;
+                /**
+                 * @description The variables a send must fill: body keys in order (`1`, `2`, … or names),
+                 *     header keys as `header.<key>`, URL buttons as `button.<index>`.
+                 */
+                variables: string[];
+            }[];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
+        Period: {
+            /** Format: date */
+            since: string;
+            /** Format: date */
+            until: string;
+        };
         /** @enum {string} */
         Permission: "team.manage" | "tokens.manage" | "audit.read" | "settings.manage" | "meta.manage" | "webhooks.manage" | "leads.read" | "leads.write" | "leads.import" | "pipeline.read" | "pipeline.write" | "sales.write" | "messages.send" | "marketing.read" | "marketing.manage" | "hsm.manage";
         PhoneOption: {
@@ -1598,8 +2684,98 @@ export interface components {
         PortfolioList: {
             items: components["schemas"]["Portfolio"][];
         };
+        /** @description A daily window in which nothing is sent, e.g. 21:00–09:00. */
+        QuietHours: {
+            /** @description "HH:MM", local time. */
+            end: string;
+            /** @description "HH:MM", local time. */
+            start: string;
+            /** @description `lead` (the lead's zone, falling back to the tenant's) or `tenant`. */
+            timezone?: string;
+        };
+        Received: components["schemas"]["Ingested"] & {
+            received: boolean;
+        };
+        Replayed: {
+            queued: number;
+        };
+        RoiBreakdown: {
+            by_campaign: components["schemas"]["CampaignStat"][];
+            by_source: components["schemas"]["SourceStat"][];
+            currency: string;
+            funnel: components["schemas"]["FunnelStep"][];
+            /** Format: date-time */
+            last_synced_at?: string | null;
+            model: components["schemas"]["Model"];
+            period: components["schemas"]["Period"];
+            totals: components["schemas"]["Figures"];
+            warnings: components["schemas"]["Warning"][];
+        };
         /** @enum {string} */
         Role: "ceo" | "admin" | "marketing" | "seller";
+        RuleCounts: {
+            /** Format: int64 */
+            failed: number;
+            /** Format: int64 */
+            sent: number;
+            /** Format: int64 */
+            skipped: number;
+        };
+        /** @description A rule's definition (the stored columns other than bookkeeping). */
+        RuleSpec: {
+            action: components["schemas"]["Action"];
+            conditions?: components["schemas"]["Condition"][];
+            /**
+             * Format: int32
+             * @description Minutes to wait after the trigger before sending.
+             */
+            delay_minutes?: number;
+            enabled?: boolean;
+            frequency_cap?: null | components["schemas"]["FrequencyCap"];
+            name: string;
+            quiet_hours?: null | components["schemas"]["QuietHours"];
+            trigger: components["schemas"]["Trigger"];
+        };
+        RuleView: components["schemas"]["RuleSpec"] & {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Runs of the last 7 days. */
+            last_7_days: components["schemas"]["RuleCounts"];
+            /** @description Set on the starter rules. */
+            starter_key?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        RunView: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            error_code?: number | null;
+            error_message?: string | null;
+            /** Format: uuid */
+            id: string;
+            language: string;
+            /** Format: uuid */
+            lead_id: string;
+            lead_name?: string | null;
+            reason?: string | null;
+            rendered?: string | null;
+            /** Format: uuid */
+            rule_id: string;
+            rule_name?: string | null;
+            /** Format: date-time */
+            run_at: string;
+            /** @description queued, rescheduled, paused, sending, sent, delivered, read, failed, skipped. */
+            status: string;
+            template_name: string;
+            /** @description [{status, at, reason?}] in order. */
+            timeline: Record<string, never>[];
+            /** Format: date-time */
+            updated_at: string;
+            wamid?: string | null;
+        };
         /** @enum {string} */
         SaleKind: "sale" | "refund";
         /** @description Status and payment details; the amount can never be changed. */
@@ -1656,6 +2832,18 @@ export interface components {
             phone_number_ids: string[];
             waba_id: string;
         };
+        SendInput: {
+            /** Format: uuid */
+            lead_id: string;
+            /** @description Variable key (`1`, `2`, a named parameter, `header.1`, `button.0`) → text. */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        SendView: {
+            message: components["schemas"]["MessageView"];
+            window: components["schemas"]["WindowState"];
+        };
         /**
          * @description Who is calling: the user (session) or the API token, their tenant, and what
          *     their role allows.
@@ -1668,6 +2856,14 @@ export interface components {
             tenant: components["schemas"]["TenantView"];
             token?: null | components["schemas"]["ApiTokenView"];
             user?: null | components["schemas"]["UserView"];
+        };
+        SettingsInput: {
+            /** Format: int32 */
+            messages_per_second: number;
+            opt_in_keywords?: string[] | null;
+            opt_out_keywords: string[];
+            /** @description Set true to resume automation after a pause. */
+            resume?: boolean;
         };
         /** @description First-run input: the first tenant and its CEO. */
         SetupInput: {
@@ -1686,6 +2882,18 @@ export interface components {
         };
         SignedRequestForm: {
             signed_request: string;
+        };
+        SourceStat: {
+            /** @description lead_form, click_to_whatsapp or web (UTM). */
+            channel: string;
+            /** Format: int64 */
+            leads: number;
+            /** Format: int64 */
+            opportunities: number;
+            /** Format: double */
+            revenue: number;
+            /** Format: int64 */
+            won: number;
         };
         StageChange: {
             /** Format: date-time */
@@ -1727,12 +2935,94 @@ export interface components {
              */
             probability: number;
         };
+        StatusChange: {
+            from_status?: string | null;
+            /** Format: date-time */
+            observed_at: string;
+            to_status: string;
+        };
+        SyncReport: {
+            created: number;
+            fetched: number;
+            /** @description Templates that Meta no longer lists (kept locally as DELETED). */
+            missing: number;
+            updated: number;
+        };
+        SyncStateView: {
+            account_name?: string | null;
+            ad_account_id: string;
+            backfill_done: boolean;
+            currency?: string | null;
+            /** @description Meta's own message when the last run failed. */
+            last_error?: string | null;
+            /** Format: date-time */
+            last_error_at?: string | null;
+            /** Format: int64 */
+            last_error_code?: number | null;
+            /** Format: date-time */
+            last_started_at?: string | null;
+            /** Format: date-time */
+            last_success_at?: string | null;
+            /** Format: date-time */
+            next_run_at?: string | null;
+            /** Format: int32 */
+            progress_pct: number;
+            /** @description pending, running, ok, error, throttled. */
+            status: string;
+            timezone?: string | null;
+        };
         SystemUserToken: {
             /** @description A system-user access token generated in Business Settings for this app. */
             token: string;
         };
         TeamList: {
             items: components["schemas"]["UserView"][];
+        };
+        TemplateDetail: components["schemas"]["TemplateView"] & {
+            /** @description Oldest first. */
+            history: components["schemas"]["TemplateEventView"][];
+        };
+        TemplateEventView: {
+            /** Format: date-time */
+            at: string;
+            from_value?: string | null;
+            /** @description status, quality or category. */
+            kind: string;
+            reason?: string | null;
+            /** @description create, sync or webhook. */
+            source: string;
+            to_value: string;
+        };
+        TemplateView: {
+            /** @description MARKETING, UTILITY, AUTHENTICATION. */
+            category: string;
+            /** Format: date-time */
+            category_changed_at?: string | null;
+            components: components["schemas"]["Component"][];
+            /** Format: uuid */
+            id: string;
+            language: string;
+            meta_id: string;
+            name: string;
+            /** @description Marketing templates need marketing consent; others an opt-in only. */
+            needs_marketing_consent: boolean;
+            parameter_format: string;
+            /** @description The category before Meta changed it, when it did. */
+            previous_category?: string | null;
+            /** @description GREEN, YELLOW, RED, UNKNOWN. */
+            quality?: string | null;
+            rejected_reason?: string | null;
+            /** @description APPROVED, PENDING, REJECTED, PAUSED, DISABLED, DELETED, … */
+            status: string;
+            /** Format: date-time */
+            synced_at?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /**
+             * @description The variables a send must fill: body keys in order (`1`, `2`, … or names),
+             *     header keys as `header.<key>`, URL buttons as `button.<index>`.
+             */
+            variables: string[];
         };
         TenantPatch: {
             country?: string | null;
@@ -1752,6 +3042,9 @@ export interface components {
             name: string;
             /** @description IANA time zone used for reports and quiet hours. */
             timezone: string;
+        };
+        ToggleInput: {
+            enabled: boolean;
         };
         TokenList: {
             items: components["schemas"]["ApiTokenView"][];
@@ -1849,6 +3142,41 @@ export interface components {
             /** Format: date-time */
             occurred_at: string;
         };
+        /** @description What starts a rule. */
+        Trigger: {
+            campaign_id?: string | null;
+            channel?: string | null;
+            source?: string | null;
+            /** @enum {string} */
+            type: "lead_created";
+        } | {
+            /** Format: int32 */
+            hours: number;
+            /** @enum {string} */
+            type: "no_reply";
+        } | {
+            to?: string | null;
+            /** @enum {string} */
+            type: "status_changed";
+        } | {
+            to?: string | null;
+            /** @enum {string} */
+            type: "stage_changed";
+        } | {
+            /** @enum {string} */
+            type: "opportunity_won";
+        } | {
+            field: string;
+            /** Format: int32 */
+            offset_hours: number;
+            /** @enum {string} */
+            type: "date_relative";
+        } | {
+            /** Format: int32 */
+            days: number;
+            /** @enum {string} */
+            type: "inactive";
+        };
         UserPatch: {
             name?: string | null;
             role?: null | components["schemas"]["Role"];
@@ -1878,10 +3206,27 @@ export interface components {
             ownership: string;
             phone_numbers: components["schemas"]["PhoneOption"][];
         };
+        Warning: {
+            /** @description `missing_fx_rate` or `timezone_differs`. */
+            code: string;
+            details: Record<string, never>;
+            message: string;
+        };
         WhatsAppRef: {
             phone_numbers: components["schemas"]["PhoneRef"][];
             waba_id: string;
             waba_name?: string | null;
+        };
+        WindowState: {
+            /** Format: date-time */
+            expires_at?: string | null;
+            /** Format: date-time */
+            last_inbound_at?: string | null;
+            /**
+             * @description Whether the 24-hour customer-service window is open (free-form
+             *     messages allowed); templates can be sent either way.
+             */
+            open: boolean;
         };
     };
     responses: never;
@@ -2430,6 +3775,703 @@ export interface operations {
             };
         };
     };
+    listAutomationLogs: {
+        parameters: {
+            query?: {
+                rule_id?: string;
+                lead_id?: string;
+                status?: string;
+                reason?: string;
+                /** @description Created at or after (RFC 3339). */
+                from?: string;
+                /** @description Created before (RFC 3339). */
+                to?: string;
+                cursor?: string;
+                /** @description 1 to 500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RunView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listAutomationRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createAutomationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleSpec"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getAutomationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateAutomationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleSpec"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteAutomationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    dryRunAutomationRule: {
+        parameters: {
+            query?: {
+                /** @description How many leads to evaluate, 1 to 500 (default 100), newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRunResult"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    toggleAutomationRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToggleInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingCampaigns: {
+        parameters: {
+            query?: {
+                time_range?: string;
+                since?: string;
+                until?: string;
+                model?: string;
+                /** @description ACTIVE, PAUSED, DELETED or ARCHIVED (comma-separated for several). */
+                status?: string;
+                /** @description spend (default), leads, opportunities, revenue, roi, cpa, cpl, name. */
+                sort?: string;
+                /** @description desc (default) or asc. */
+                order?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingCampaign: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 7d, 30d (default), 90d, this_month, last_month, this_year, all (aliases
+                 *     last_7d, last_30d, last_90d, lifetime). Or give `since` and `until`.
+                 */
+                time_range?: string;
+                /** @description Inclusive first day (YYYY-MM-DD), with `until`. */
+                since?: string;
+                /** @description Inclusive last day (YYYY-MM-DD), with `since`. */
+                until?: string;
+                /** @description cohort (default) or activity. */
+                model?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Meta campaign id, or `unknown` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingCampaignInsights: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 7d, 30d (default), 90d, this_month, last_month, this_year, all (aliases
+                 *     last_7d, last_30d, last_90d, lifetime). Or give `since` and `until`.
+                 */
+                time_range?: string;
+                /** @description Inclusive first day (YYYY-MM-DD), with `until`. */
+                since?: string;
+                /** @description Inclusive last day (YYYY-MM-DD), with `since`. */
+                until?: string;
+                /** @description cohort (default) or activity. */
+                model?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Meta campaign id, or `unknown` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignInsights"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listCapiEvents: {
+        parameters: {
+            query?: {
+                /** @description queued, accepted, rejected or skipped. */
+                status?: string;
+                lead_id?: string;
+                cursor?: string;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_LedgerEntry"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getCapiSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapiSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putCapiSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CapiSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CapiSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     metaConnectAdAccount: {
         parameters: {
             query?: never;
@@ -2478,6 +4520,650 @@ export interface operations {
             };
             /** @description invalid_account_id, ad_account_unreachable */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listFxRates: {
+        parameters: {
+            query?: {
+                from_currency?: string;
+                since?: string;
+                until?: string;
+                cursor?: string;
+                /** @description 1 to 500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_FxRate"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putFxRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FxRateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FxRate"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    importFxRates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FxImport"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteFxRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getLeadMessaging: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadMessaging"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getHsmSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HsmSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateHsmSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HsmSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listHsmTemplates: {
+        parameters: {
+            query?: {
+                status?: string;
+                category?: string;
+                language?: string;
+                /** @description Name contains. */
+                q?: string;
+                cursor?: string;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_TemplateView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createHsmTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewTemplateInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description template_exists, whatsapp_not_selected, meta_not_connected, Meta refusal */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    syncHsmTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncReport"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getHsmTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateDetail"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteHsmTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sendHsmTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description template_not_approved, opted_out, no_marketing_consent, meta_send_failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description parameter_count_mismatch, no_recipient */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2656,6 +5342,194 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PortfolioList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingStats: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 7d, 30d (default), 90d, this_month, last_month, this_year, all (aliases
+                 *     last_7d, last_30d, last_90d, lifetime). Or give `since` and `until`.
+                 */
+                time_range?: string;
+                /** @description Inclusive first day (YYYY-MM-DD), with `until`. */
+                since?: string;
+                /** @description Inclusive last day (YYYY-MM-DD), with `since`. */
+                until?: string;
+                /** @description cohort (default) or activity. */
+                model?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketingStats"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingRoi: {
+        parameters: {
+            query?: {
+                /**
+                 * @description 7d, 30d (default), 90d, this_month, last_month, this_year, all (aliases
+                 *     last_7d, last_30d, last_90d, lifetime). Or give `since` and `until`.
+                 */
+                time_range?: string;
+                /** @description Inclusive first day (YYYY-MM-DD), with `until`. */
+                since?: string;
+                /** @description Inclusive last day (YYYY-MM-DD), with `since`. */
+                until?: string;
+                /** @description cohort (default) or activity. */
+                model?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoiBreakdown"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingSyncStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncStateView"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    marketingSyncNow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncStateView"][];
                 };
             };
             401: {
@@ -4470,6 +7344,181 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhookInbox: {
+        parameters: {
+            query?: {
+                /** @description pending, done, failed, unroutable or ignored. */
+                status?: string;
+                field?: string;
+                cursor?: string;
+                /** @description 1 to 200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_InboxItem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replayWebhookEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Replayed"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaWebhookHandshake: {
+        parameters: {
+            query?: {
+                "hub.mode"?: string;
+                "hub.verify_token"?: string;
+                "hub.challenge"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The challenge, as plain text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    metaWebhookReceive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Meta webhook envelope */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Received"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
