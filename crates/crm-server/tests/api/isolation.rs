@@ -170,7 +170,7 @@ pub async fn create_fixture(
                 .req(
                     Method::PUT,
                     "/api/crm/marketing/fx-rates",
-                    Some(json!({"from_currency": "ARS", "date": "2026-01-15", "rate": "0.001"})),
+                    Some(json!({"from_currency": "BRL", "to_currency": "USD", "date": "2026-01-15", "rate": "0.2"})),
                 )
                 .await
         }
