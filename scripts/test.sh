@@ -83,7 +83,7 @@ export CRM_TEST_DATABASE_URL=$PG_URL
 # run may be using them).
 [ -z "${CI:-}" ] || psql "$PG_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'crm_test_%'" 2>/dev/null \
   | while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
-cargo test --locked -p crm-db -p crm-server 2>&1 | tee /tmp/rust-pg.log
+cargo test --locked -p crm-db -p crm-core -p crm-server 2>&1 | tee /tmp/rust-pg.log
 unset CRM_TEST_DATABASE_URL
 
 step "web unit tests"
