@@ -6,7 +6,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use super::cols::{fk_tenant, id, tenant_id, ts, ts_null};
+use super::cols::{fk_tenant, id, index, tenant_id, ts, ts_null};
 
 pub struct Migration;
 
@@ -14,18 +14,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261121_000030_marketing"
     }
-}
-
-fn index(name: &str, table: &str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
-    let mut i = Index::create();
-    i.name(name).table(Alias::new(table));
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    if unique {
-        i.unique();
-    }
-    i.take()
 }
 
 #[async_trait::async_trait]

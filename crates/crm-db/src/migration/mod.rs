@@ -43,6 +43,24 @@ pub(crate) mod cols {
     pub fn ts_null(name: &'static str) -> ColumnDef {
         schema::timestamp_with_time_zone_null(name)
     }
+    /// An index on `table(cols…)`, unique or not.
+    pub fn index(
+        name: &str,
+        table: &str,
+        cols: &[&'static str],
+        unique: bool,
+    ) -> IndexCreateStatement {
+        let mut i = Index::create();
+        i.name(name).table(Alias::new(table));
+        for c in cols {
+            i.col(Alias::new(*c));
+        }
+        if unique {
+            i.unique();
+        }
+        i.take()
+    }
+
     pub fn fk_tenant(table: &'static str) -> ForeignKeyCreateStatement {
         ForeignKey::create()
             .name(format!("fk_{table}_tenant"))
