@@ -1,8 +1,6 @@
 //! Pipeline stages (per tenant, seeded with defaults on first use),
 //! opportunities with their stage history, and the board.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_db::audit::{self, Actor};
 use crm_db::entity::{lead, opportunity, opportunity_stage_history, pipeline_stage};
