@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { screen, waitFor, within } from '@testing-library/react';
+import { configure, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { setCsrfToken } from '../../api/client';
 import { changeLanguage } from '../../i18n';
@@ -13,6 +13,9 @@ class NoResize {
   unobserve() {}
   disconnect() {}
 }
+
+// The hub's pages are lazy chunks with recharts: the first render of a file can be slow on a busy machine.
+configure({ asyncUtilTimeout: 15_000 });
 
 beforeEach(async () => {
   await changeLanguage('es');

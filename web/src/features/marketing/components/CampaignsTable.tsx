@@ -34,7 +34,6 @@ interface Col {
 
 const COLS: Col[] = [
   { key: 'name', numeric: false },
-  { key: 'status', numeric: false },
   { key: 'spend', numeric: true },
   { key: 'leads', numeric: true },
   { key: 'meta_reported_leads', numeric: true },
@@ -75,19 +74,24 @@ export function CampaignsTable({
       case 'name':
         return row.id === 'unknown' ? (
           <span className="mk-cell-name">
-            <Link to={`/crm/marketing/campaigns/unknown?${search}`}>{t('campaigns.unknown')}</Link>
+            <Link to={`/crm/marketing/campaigns/unknown?${search}`} title={t('campaigns.unknownHint')}>
+              {t('campaigns.unknown')}
+            </Link>
             <span className="muted small">{t('campaigns.unknownHint')}</span>
           </span>
         ) : (
           <span className="mk-cell-name">
-            <Link to={`/crm/marketing/campaigns/${encodeURIComponent(row.id)}?${search}`} data-testid="campaign-link">
+            <Link to={`/crm/marketing/campaigns/${encodeURIComponent(row.id)}?${search}`} data-testid="campaign-link" title={row.name}>
               {row.name}
             </Link>
-            <span className="muted small mono">{row.id}</span>
+            <span className="mk-cell-sub">
+              <Badge tone={statusTone(row.status)}>{t(`status.${row.status}`, { defaultValue: row.status })}</Badge>
+              <span className="muted small mono">{row.id}</span>
+            </span>
           </span>
         );
       case 'status':
-        return <Badge tone={statusTone(row.status)}>{t(`status.${row.status}`, { defaultValue: row.status })}</Badge>;
+        return t(`status.${row.status}`, { defaultValue: row.status });
       case 'spend':
         return money(row.spend, currency, locale);
       case 'leads':
@@ -154,7 +158,7 @@ export function CampaignsTable({
             label={t('campaigns.rows')}
             renderRow={(row) =>
               COLS.map((c) => (
-                <span key={c.key} role="cell" className={c.numeric ? 'mk-num mono' : ''} data-col={c.key}>
+                <span key={c.key} role="cell" className={c.numeric ? 'mk-num' : ''} data-col={c.key}>
                   {cell(row, c.key)}
                 </span>
               ))
@@ -164,15 +168,14 @@ export function CampaignsTable({
         <div role="rowgroup">
           <div role="row" className="mk-row mk-foot" aria-rowindex={rows.length + 2} data-testid="campaigns-totals">
             <span role="cell">{t('campaigns.totals')}</span>
-            <span role="cell" />
-            <span role="cell" className="mk-num mono" data-col="spend">{money(totals.marketing_spend, currency, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="leads">{count(totals.leads, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="meta_reported_leads">{count(totals.meta_reported_leads, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="cpl">{money(totals.cpl, currency, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="opportunities">{count(totals.opportunities, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="revenue">{money(totals.sales_revenue, currency, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="roi">{percent(totals.roi_percentage, locale)}</span>
-            <span role="cell" className="mk-num mono" data-col="cpa">{money(totals.cpa, currency, locale)}</span>
+            <span role="cell" className="mk-num" data-col="spend">{money(totals.marketing_spend, currency, locale)}</span>
+            <span role="cell" className="mk-num" data-col="leads">{count(totals.leads, locale)}</span>
+            <span role="cell" className="mk-num" data-col="meta_reported_leads">{count(totals.meta_reported_leads, locale)}</span>
+            <span role="cell" className="mk-num" data-col="cpl">{money(totals.cpl, currency, locale)}</span>
+            <span role="cell" className="mk-num" data-col="opportunities">{count(totals.opportunities, locale)}</span>
+            <span role="cell" className="mk-num" data-col="revenue">{money(totals.sales_revenue, currency, locale)}</span>
+            <span role="cell" className="mk-num" data-col="roi">{percent(totals.roi_percentage, locale)}</span>
+            <span role="cell" className="mk-num" data-col="cpa">{money(totals.cpa, currency, locale)}</span>
           </div>
         </div>
       </div>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { Send } from 'lucide-react';
-import { Badge, Button, EmptyState, ErrorState, LoadingState, type BadgeTone } from '../../../shared/ui';
+import { Badge, Button, Card, EmptyState, ErrorState, LoadingState, type BadgeTone } from '../../../shared/ui';
 import { formatDateTime } from '../../../shared/format';
 import { useCapiLedger } from '../api/marketing';
 
@@ -54,64 +54,66 @@ export function CapiLedger() {
           </select>
         </label>
       </header>
-      {ledger.isPending ? (
-        <LoadingState />
-      ) : ledger.isError ? (
-        <ErrorState error={ledger.error} onRetry={() => void ledger.refetch()} />
-      ) : items.length === 0 ? (
-        <EmptyState icon={<Send size={28} aria-hidden />} title={t('capi.empty')} description={t('capi.emptyHint')} />
-      ) : (
-        <div className="table-wrap">
-          <table className="table mk-ledger">
-            <thead>
-              <tr>
-                <th scope="col">{t('capi.eventTime')}</th>
-                <th scope="col">{t('capi.event')}</th>
-                <th scope="col">{t('capi.stage')}</th>
-                <th scope="col">{t('capi.statusCol')}</th>
-                <th scope="col" style={{ textAlign: 'right' }}>
-                  {t('capi.attempts')}
-                </th>
-                <th scope="col">{t('capi.sentAt')}</th>
-                <th scope="col">{t('capi.message')}</th>
-                <th scope="col">{t('capi.lead')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((e) => (
-                <tr key={e.id} data-status={e.status}>
-                  <td className="nowrap">{formatDateTime(e.event_time, locale)}</td>
-                  <td>
-                    <strong>{e.event_name}</strong>
-                    <div className="muted small mono" title={t('capi.eventId')}>
-                      {e.event_id}
-                    </div>
-                  </td>
-                  <td>{e.stage}</td>
-                  <td>
-                    <Badge tone={ledgerTone(e.status)}>{t(`capi.status.${e.status}`, { defaultValue: e.status })}</Badge>
-                  </td>
-                  <td style={{ textAlign: 'right' }} className="mono">
-                    {e.attempts}
-                  </td>
-                  <td className="nowrap">{e.sent_at ? formatDateTime(e.sent_at, locale) : '—'}</td>
-                  <td className={e.status === 'rejected' ? 'mk-error-text' : 'muted'}>{e.last_error ?? '—'}</td>
-                  <td>
-                    <Link to={`/crm/leads/${e.lead_id}`}>{t('capi.openLead')}</Link>
-                  </td>
+      <Card className="mk-card-flush">
+        {ledger.isPending ? (
+          <LoadingState />
+        ) : ledger.isError ? (
+          <ErrorState error={ledger.error} onRetry={() => void ledger.refetch()} />
+        ) : items.length === 0 ? (
+          <EmptyState icon={<Send size={28} aria-hidden />} title={t('capi.empty')} description={t('capi.emptyHint')} />
+        ) : (
+          <div className="table-wrap">
+            <table className="table mk-ledger">
+              <thead>
+                <tr>
+                  <th scope="col">{t('capi.eventTime')}</th>
+                  <th scope="col">{t('capi.event')}</th>
+                  <th scope="col">{t('capi.stageCol')}</th>
+                  <th scope="col">{t('capi.statusCol')}</th>
+                  <th scope="col" style={{ textAlign: 'right' }}>
+                    {t('capi.attempts')}
+                  </th>
+                  <th scope="col">{t('capi.sentAt')}</th>
+                  <th scope="col">{t('capi.message')}</th>
+                  <th scope="col">{t('capi.lead')}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {ledger.hasNextPage && (
-        <div className="load-more">
-          <Button onClick={() => void ledger.fetchNextPage()} loading={ledger.isFetchingNextPage}>
-            {t('capi.more')}
-          </Button>
-        </div>
-      )}
+              </thead>
+              <tbody>
+                {items.map((e) => (
+                  <tr key={e.id} data-status={e.status}>
+                    <td className="nowrap">{formatDateTime(e.event_time, locale)}</td>
+                    <td>
+                      <strong>{e.event_name}</strong>
+                      <div className="muted small mono mk-event-id" title={`${t('capi.eventId')}: ${e.event_id}`}>
+                        {e.event_id}
+                      </div>
+                    </td>
+                    <td>{t(`capi.stages.${e.stage}`, { defaultValue: e.stage })}</td>
+                    <td>
+                      <Badge tone={ledgerTone(e.status)}>{t(`capi.status.${e.status}`, { defaultValue: e.status })}</Badge>
+                    </td>
+                    <td style={{ textAlign: 'right' }} className="mono">
+                      {e.attempts}
+                    </td>
+                    <td className="nowrap">{e.sent_at ? formatDateTime(e.sent_at, locale) : '—'}</td>
+                    <td className={e.status === 'rejected' ? 'mk-error-text' : 'muted'}>{e.last_error ?? '—'}</td>
+                    <td className="nowrap">
+                      <Link to={`/crm/leads/${e.lead_id}`}>{t('capi.openLead')}</Link>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {ledger.hasNextPage && (
+          <div className="load-more">
+            <Button onClick={() => void ledger.fetchNextPage()} loading={ledger.isFetchingNextPage}>
+              {t('capi.more')}
+            </Button>
+          </div>
+        )}
+      </Card>
     </section>
   );
 }

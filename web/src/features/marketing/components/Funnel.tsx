@@ -25,7 +25,7 @@ export function Funnel({ steps }: { steps: readonly FunnelStepData[] }) {
             <div className="mk-funnel-track">
               <div className="mk-funnel-bar" style={{ width: `${Math.max(s.count > 0 ? 2 : 0, (s.count / top) * 100)}%` }} />
             </div>
-            {prev && <p className="mk-funnel-rate muted small">{t('funnel.rate', { rate: percent(rate, locale), from: t(`funnel.${prev.step}`, { defaultValue: prev.step }) })}</p>}
+            {prev && rate !== null && <p className="mk-funnel-rate muted small">{t('funnel.rate', { rate: percent(rate, locale), from: t(`funnel.${prev.step}`, { defaultValue: prev.step }) })}</p>}
           </li>
         );
       })}

@@ -1,7 +1,7 @@
 import { useState, type ChangeEvent, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Trash2, Upload } from 'lucide-react';
-import { Button, Card, Dialog, EmptyState, ErrorState, InlineError, LoadingState, TextField, useToast } from '../../../shared/ui';
+import { Button, Card, Dialog, EmptyState, ErrorState, InlineError, LoadingState, SelectField, TextField, useToast } from '../../../shared/ui';
 import { formatDate, supportedCurrencies } from '../../../shared/format';
 import { type FxRate, useDeleteFx, useFxRates, useImportFx, usePutFx } from '../api/marketing';
 
@@ -70,27 +70,14 @@ export function FxRates({ reporting, canManage }: { reporting: string; canManage
           <Card title={t('fx.add')}>
             <form className="mk-fx-form" onSubmit={submit}>
               <TextField label={t('fx.date')} type="date" value={form.date} onChange={(e) => setForm({ ...form, date: e.target.value })} required />
-              <label className="field">
-                <span className="field-label">{t('fx.from')}</span>
-                <select className="input select" value={form.from_currency} onChange={(e) => setForm({ ...form, from_currency: e.target.value })} required>
-                  <option value="">—</option>
-                  {currencies.map((c) => (
-                    <option key={c} value={c}>
-                      {c}
-                    </option>
-                  ))}
-                </select>
-              </label>
-              <label className="field">
-                <span className="field-label">{t('fx.to')}</span>
-                <select className="input select" value={form.to_currency} onChange={(e) => setForm({ ...form, to_currency: e.target.value })}>
-                  {currencies.map((c) => (
-                    <option key={c} value={c}>
-                      {c}
-                    </option>
-                  ))}
-                </select>
-              </label>
+              <SelectField
+                label={t('fx.from')}
+                value={form.from_currency}
+                onChange={(e) => setForm({ ...form, from_currency: e.target.value })}
+                required
+                options={[{ value: '', label: '—' }, ...currencies.map((c) => ({ value: c, label: c }))]}
+              />
+              <SelectField label={t('fx.to')} value={form.to_currency} onChange={(e) => setForm({ ...form, to_currency: e.target.value })} options={currencies.map((c) => ({ value: c, label: c }))} />
               <TextField
                 label={t('fx.rate')}
                 inputMode="decimal"
@@ -126,14 +113,16 @@ export function FxRates({ reporting, canManage }: { reporting: string; canManage
           </Card>
         </div>
       )}
-      <section className="mk-section">
-        <header className="mk-section-head">
-          <h2 className="section-title">{t('fx.list')}</h2>
+      <Card
+        className="mk-card-flush"
+        title={t('fx.list')}
+        actions={
           <label className="mk-inline-field">
             <span>{t('fx.filterFrom')}</span>
-            <input className="input input-sm" value={from} maxLength={3} placeholder="ARS" onChange={(e) => setFrom(e.target.value.toUpperCase())} />
+            <input className="input input-sm mk-code-input" value={from} maxLength={3} placeholder="ARS" onChange={(e) => setFrom(e.target.value.toUpperCase())} />
           </label>
-        </header>
+        }
+      >
         {rates.isPending ? (
           <LoadingState />
         ) : rates.isError ? (
@@ -181,7 +170,7 @@ export function FxRates({ reporting, canManage }: { reporting: string; canManage
             </Button>
           </div>
         )}
-      </section>
+      </Card>
       <Dialog open={confirm !== null} title={t('fx.deleteTitle')} description={confirm ? t('fx.deleteText', { date: confirm.date, from: confirm.from_currency, to: confirm.to_currency }) : ''} onClose={() => setConfirm(null)}>
         <InlineError error={del.error} />
         <div className="dialog-actions">

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ArrowDownRight, ArrowUpRight, Info, Minus } from 'lucide-react';
-import { change, changeTone, NONE } from '../lib/format';
+import { change, changeTone } from '../lib/format';
 
 export interface MarketingPerformanceCardProps {
   /** Stable id (`leads`, `spend`, ...): the card's `data-metric`, used by tests and docs. */
@@ -53,15 +53,21 @@ export function MarketingPerformanceCard({
           <Info size={14} aria-hidden />
         </span>
       </header>
-      <p className="mk-kpi-value" data-testid={`kpi-${metric}`}>
+      <p className="mk-kpi-value" data-testid={`kpi-${metric}`} title={value}>
         {value}
       </p>
       {undefinedValue && emptyReason && <p className="mk-kpi-note muted small">{emptyReason}</p>}
       {!noChange && (
         <p className={`mk-kpi-change mk-tone-${tone}`} data-change={changeValue ?? ''}>
           <Arrow size={14} aria-hidden />
-          <span>{tone === 'none' ? NONE : change(changeValue, i18n.language, changeUnit)}</span>
-          <span className="muted"> {tone === 'none' ? t('kpi.noPrevious') : t('kpi.vsPrevious')}</span>
+          {tone === 'none' ? (
+            <span className="muted">{t('kpi.noPrevious')}</span>
+          ) : (
+            <>
+              <span className="mk-kpi-delta">{change(changeValue, i18n.language, changeUnit)}</span>
+              <span className="muted">{t('kpi.vsPrevious')}</span>
+            </>
+          )}
         </p>
       )}
     </article>

@@ -207,11 +207,14 @@ function Overview({ states, canSync, tabHref }: { states: readonly SyncState[]; 
   };
   const failing = failingAccounts(states);
   const locale = i18n.language;
-  const busy = stats.isFetching || previous.isFetching || roi.isFetching || campaigns.isFetching;
+  const fetching = Object.entries({ stats, previous, roi, campaigns })
+    .filter(([, q]) => q.isFetching)
+    .map(([k]) => k);
+  const busy = fetching.length > 0;
   const stale = stats.isPlaceholderData || roi.isPlaceholderData || campaigns.isPlaceholderData;
 
   return (
-    <div className={`mk-overview${stale ? ' mk-stale' : ''}`} data-busy={busy} aria-busy={busy}>
+    <div className={`mk-overview${stale ? ' mk-stale' : ''}`} data-busy={busy} data-fetching={fetching.join(' ')} aria-busy={busy}>
       <div className="mk-filters">
         <RangePicker value={filters} onChange={setFilters} />
         <ModelSwitch value={filters.model} onChange={(model) => setFilters({ ...filters, model })} />
