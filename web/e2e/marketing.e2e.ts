@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, startServer, type RunningServer } from './harness';
+import { join } from 'node:path';
+import { launchBrowser, SCREENSHOT_DIR, screenshot, startServer, type RunningServer } from './harness';
 
 // The Marketing Hub after the Meta wizard and a real sync against the sandbox:
 // every figure on screen must equal what the API answers, formatted for the
@@ -10,6 +11,11 @@ const CEO = { name: 'Carla Directora', email: 'carla@acme.test', password: 'ceo-
 const SANDBOX = /Meta sandbox at (http:\/\/127\.0\.0\.1:\d+)/;
 
 type Json = Record<string, unknown>;
+
+/** A screenshot of one part of the page (for the user guide). */
+async function part(page: Page, selector: string, name: string): Promise<void> {
+  await page.locator(selector).first().screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+}
 
 /** GET (or send) JSON through the page, with its session cookie and CSRF token. */
 async function api<T = Json>(page: Page, path: string, method = 'GET', body?: unknown): Promise<T> {
@@ -288,6 +294,7 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await settled(page);
     await expectKpisEqualApi(page, stats, 'es');
     await screenshot(page, 'marketing-03-overview');
+    await part(page, '[data-testid="marketing-kpis"]', 'marketing-doc-kpis');
 
     // Another range (7 days, activity model) follows the URL and still equals the API.
     await page.getByRole('button', { name: '7 días' }).click();
@@ -305,6 +312,8 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     expect(rendered).toBeLessThanOrEqual((list90.items as Json[]).length);
     await page.locator('.mk-campaigns-card').scrollIntoViewIfNeeded();
     await screenshot(page, 'marketing-04-campaigns');
+    await part(page, '.mk-campaigns-card', 'marketing-doc-campaigns');
+    await part(page, '.mk-grid', 'marketing-doc-chart-funnel');
 
     // Drill down into the top campaign: its figures and ads equal the API.
     await page.locator(`[data-testid="campaign-link"][href^="/crm/marketing/campaigns/${topId}?"]`).click();
@@ -331,6 +340,7 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     if (firstTitle) await page.getByTestId('creative-title').filter({ hasText: firstTitle }).first().waitFor();
     await page.locator('figure.mk-chart').waitFor();
     await screenshot(page, 'marketing-05-campaign');
+    await part(page, '.mk-ads', 'marketing-doc-ads');
 
     // Connection and sync per account, the Conversions API ledger, FX rates.
     await page.goto(`${server.url}/crm/marketing?tab=connection`);
@@ -367,9 +377,41 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await settled(page);
     await expectKpisEqualApi(page, await api<Json>(page, '/api/crm/marketing/stats?time_range=30d&model=cohort'), 'en');
     await screenshot(page, 'marketing-en-overview');
+    await part(page, '[data-testid="marketing-kpis"]', 'marketing-en-doc-kpis');
+    await page.locator('.mk-campaigns-card').scrollIntoViewIfNeeded();
+    await part(page, '.mk-campaigns-card', 'marketing-en-doc-campaigns');
     await page.goto(`${server.url}/crm/marketing/campaigns/${topId}?range=90d&model=cohort`);
     await page.getByTestId('campaign-kpis').waitFor();
     await page.locator('figure.mk-chart').waitFor();
     await screenshot(page, 'marketing-en-campaign');
+    await part(page, '.mk-ads', 'marketing-en-doc-ads');
+
+    // A Meta failure: the token expires, "sync now" fails, and the hub shows
+    // Meta's message as an error above the last good numbers (never zeros).
+    await page.getByRole('button', { name: 'ES', exact: true }).click();
+    const expired = await fetch(`${sandbox}/_sandbox/tokens/expire`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ all: true }) });
+    expect(expired.status).toBe(200);
+    await page.goto(`${server.url}/crm/marketing?range=30d&model=cohort`);
+    await settled(page);
+    await page.getByTestId('sync-now').first().click();
+    let failed: SyncState[] = [];
+    for (let i = 0; i < 120; i++) {
+      failed = await api<SyncState[]>(page, '/api/crm/marketing/sync');
+      if (failed.some((s) => s.status === 'error' && s.last_error)) break;
+      await page.waitForTimeout(1000);
+    }
+    const broken = failed.find((s) => s.status === 'error');
+    expect(broken?.last_error, JSON.stringify(failed)).toBeTruthy();
+    const alert = page.getByTestId('hub-sync-error');
+    await alert.waitFor({ timeout: 15_000 });
+    expect(await alert.textContent()).toContain(broken?.last_error ?? '');
+    // The numbers are still the last synced ones, equal to the API.
+    await settled(page);
+    await expectKpisEqualApi(page, await api<Json>(page, '/api/crm/marketing/stats?time_range=30d&model=cohort'), 'es');
+    await screenshot(page, 'marketing-09-sync-error');
+    await page.goto(`${server.url}/crm/marketing?tab=connection`);
+    await page.getByTestId('sync-error').first().waitFor();
+    expect(await page.getByTestId('sync-error').first().textContent()).toContain(broken?.last_error ?? '');
+    await screenshot(page, 'marketing-10-sync-error-detail');
   }
 });

@@ -80,12 +80,15 @@ export function syncBusy(states: readonly SyncState[] | undefined): boolean {
   return !!states?.some((s) => s.status === 'running' || s.status === 'pending' || (!s.backfill_done && s.status !== 'error'));
 }
 
+/** Until when the sync status is polled fast after a "sync now" (the queued job may not have started yet). */
+let watchUntil = 0;
+
 export function useSyncStatus(enabled = true) {
   return useQuery({
     queryKey: SYNC_KEY,
     queryFn: () => unwrap(api.GET('/api/crm/marketing/sync')),
     enabled,
-    refetchInterval: (q) => (syncBusy(q.state.data) ? 3_000 : 60_000),
+    refetchInterval: (q) => (syncBusy(q.state.data) || Date.now() < watchUntil ? 3_000 : 60_000),
   });
 }
 
@@ -93,7 +96,11 @@ export function useSyncNow() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: () => unwrap(api.POST('/api/crm/marketing/sync')),
-    onSuccess: (states) => client.setQueryData(SYNC_KEY, states),
+    onSuccess: (states) => {
+      watchUntil = Date.now() + 120_000;
+      client.setQueryData(SYNC_KEY, states);
+      void client.invalidateQueries({ queryKey: SYNC_KEY });
+    },
   });
 }
 

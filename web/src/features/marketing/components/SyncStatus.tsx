@@ -22,9 +22,9 @@ export function syncTone(status: string): BadgeTone {
   }
 }
 
-function When({ iso }: { iso: string | null | undefined }) {
+function When({ iso, none }: { iso: string | null | undefined; none?: string }) {
   const { t, i18n } = useTranslation('marketing');
-  if (!iso) return <span className="muted">{t('sync.never')}</span>;
+  if (!iso) return <span className="muted">{none ?? t('sync.never')}</span>;
   return (
     <time dateTime={iso} title={formatDateTime(iso, i18n.language)}>
       {formatRelative(iso, i18n.language)}
@@ -75,7 +75,7 @@ export function AccountSync({ s }: { s: SyncState }) {
         <dt>
           <Clock size={14} aria-hidden /> {t('sync.nextRun')}
         </dt>
-        <dd>{running ? t('sync.runningNow') : <When iso={s.next_run_at} />}</dd>
+        <dd>{running ? t('sync.runningNow') : <When iso={s.next_run_at} none={t('sync.notScheduled')} />}</dd>
       </dl>
       {!s.backfill_done && (
         <div className="mk-progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={s.progress_pct} aria-label={t('sync.backfill')}>

@@ -6,7 +6,7 @@ import { AlertTriangle, BarChart3, Coins, Loader2, PlugZap, Send } from 'lucide-
 import { Button, Card, EmptyState, ErrorState, LoadingState, PageHeader } from '../../../shared/ui';
 import { formatDateTime } from '../../../shared/format';
 import { hasPermission, useSession } from '../../../shared/session';
-import { MetaConnectionWizard, useTokenStatus, type TokenStatus, type WizardStep } from '../../meta';
+import { MetaConnectionWizard, TOKEN_STATUS_KEY, useTokenStatus, type TokenStatus, type WizardStep } from '../../meta';
 import { type SyncState, useCampaigns, usePeriodStats, useRoi, useStats, useSyncStatus } from '../api/marketing';
 import { CampaignsTable } from '../components/CampaignsTable';
 import { CapiLedger } from '../components/CapiLedger';
@@ -52,13 +52,15 @@ export default function MarketingHubPage() {
   const sync = useSyncStatus(connected);
   const client = useQueryClient();
 
-  // A finished sync brings new numbers: refresh every hub query (not the sync status itself).
-  const lastSuccess = (sync.data ?? []).map((s) => s.last_success_at ?? '').join('|');
+  // A finished (or failed) sync brings new numbers or a new error: refresh every
+  // hub query (not the sync status itself) and the Meta connection's health.
+  const lastSuccess = (sync.data ?? []).map((s) => `${s.last_success_at ?? ''}/${s.last_error_at ?? ''}`).join('|');
   const seen = useRef<string | null>(null);
   useEffect(() => {
     if (!sync.data) return;
     if (seen.current !== null && seen.current !== lastSuccess) {
       void client.invalidateQueries({ predicate: (q) => q.queryKey[0] === 'marketing' && q.queryKey[1] !== 'sync' });
+      void client.invalidateQueries({ queryKey: TOKEN_STATUS_KEY });
     }
     seen.current = lastSuccess;
   }, [lastSuccess, sync.data, client]);
