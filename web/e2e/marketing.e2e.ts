@@ -14,7 +14,10 @@ type Json = Record<string, unknown>;
 
 /** A screenshot of one part of the page (for the user guide). */
 async function part(page: Page, selector: string, name: string): Promise<void> {
-  await page.locator(selector).first().screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+  const el = page.locator(selector).first();
+  // Centre it, clear of the sticky top bar.
+  await el.evaluate((node) => node.scrollIntoView({ block: 'center' }));
+  await el.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
 }
 
 /** GET (or send) JSON through the page, with its session cookie and CSRF token. */
@@ -378,6 +381,7 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await expectKpisEqualApi(page, await api<Json>(page, '/api/crm/marketing/stats?time_range=30d&model=cohort'), 'en');
     await screenshot(page, 'marketing-en-overview');
     await part(page, '[data-testid="marketing-kpis"]', 'marketing-en-doc-kpis');
+    await part(page, '.mk-grid', 'marketing-en-doc-chart-funnel');
     await page.locator('.mk-campaigns-card').scrollIntoViewIfNeeded();
     await part(page, '.mk-campaigns-card', 'marketing-en-doc-campaigns');
     await page.goto(`${server.url}/crm/marketing/campaigns/${topId}?range=90d&model=cohort`);
@@ -386,9 +390,15 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await screenshot(page, 'marketing-en-campaign');
     await part(page, '.mk-ads', 'marketing-en-doc-ads');
 
+    for (const tab of ['connection', 'capi', 'fx']) {
+      await page.goto(`${server.url}/crm/marketing?tab=${tab}`);
+      await page.locator('[role="tabpanel"] .card, [role="tabpanel"] .mk-section').first().waitFor();
+      await page.locator('.state-loading').waitFor({ state: 'detached' });
+      await screenshot(page, `marketing-en-${tab}`);
+    }
+
     // A Meta failure: the token expires, "sync now" fails, and the hub shows
     // Meta's message as an error above the last good numbers (never zeros).
-    await page.getByRole('button', { name: 'ES', exact: true }).click();
     const expired = await fetch(`${sandbox}/_sandbox/tokens/expire`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ all: true }) });
     expect(expired.status).toBe(200);
     await page.goto(`${server.url}/crm/marketing?range=30d&model=cohort`);
@@ -407,11 +417,19 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     expect(await alert.textContent()).toContain(broken?.last_error ?? '');
     // The numbers are still the last synced ones, equal to the API.
     await settled(page);
-    await expectKpisEqualApi(page, await api<Json>(page, '/api/crm/marketing/stats?time_range=30d&model=cohort'), 'es');
-    await screenshot(page, 'marketing-09-sync-error');
+    await expectKpisEqualApi(page, await api<Json>(page, '/api/crm/marketing/stats?time_range=30d&model=cohort'), 'en');
+    await screenshot(page, 'marketing-en-sync-error');
     await page.goto(`${server.url}/crm/marketing?tab=connection`);
     await page.getByTestId('sync-error').first().waitFor();
     expect(await page.getByTestId('sync-error').first().textContent()).toContain(broken?.last_error ?? '');
+    await screenshot(page, 'marketing-en-sync-error-detail');
+    // The same in Spanish.
+    await page.getByRole('button', { name: 'ES', exact: true }).click();
+    await page.getByText('Último error de Meta').waitFor();
     await screenshot(page, 'marketing-10-sync-error-detail');
+    await page.goto(`${server.url}/crm/marketing?range=30d&model=cohort`);
+    await page.getByTestId('hub-sync-error').waitFor();
+    await settled(page);
+    await screenshot(page, 'marketing-09-sync-error');
   }
 });

@@ -323,8 +323,13 @@ describe('Marketing Hub', () => {
   });
 
   it('queues a sync and shows each account on the connection tab', async () => {
+    let queued = false;
     const { calls } = server(sessionFor('ceo', CEO_PERMISSIONS), {
-      'POST /api/crm/marketing/sync': () => ({ status: 202, body: [syncState({ status: 'pending' })] }),
+      'GET /api/crm/marketing/sync': () => ({ status: 200, body: [syncState(queued ? { status: 'pending' } : {})] }),
+      'POST /api/crm/marketing/sync': () => {
+        queued = true;
+        return { status: 202, body: [syncState({ status: 'pending' })] };
+      },
     });
     renderApp('/crm/marketing?tab=connection');
     const account = await screen.findByText('Cuenta principal');

@@ -73,7 +73,6 @@ export function CapiLedger() {
                   <th scope="col" style={{ textAlign: 'right' }}>
                     {t('capi.attempts')}
                   </th>
-                  <th scope="col">{t('capi.sentAt')}</th>
                   <th scope="col">{t('capi.message')}</th>
                   <th scope="col">{t('capi.lead')}</th>
                 </tr>
@@ -91,11 +90,15 @@ export function CapiLedger() {
                     <td>{t(`capi.stages.${e.stage}`, { defaultValue: e.stage })}</td>
                     <td>
                       <Badge tone={ledgerTone(e.status)}>{t(`capi.status.${e.status}`, { defaultValue: e.status })}</Badge>
+                      {e.sent_at && (
+                        <div className="muted small nowrap" title={t('capi.sentAt')}>
+                          {t('capi.sentAtShort', { when: formatDateTime(e.sent_at, locale) })}
+                        </div>
+                      )}
                     </td>
                     <td style={{ textAlign: 'right' }} className="mono">
                       {e.attempts}
                     </td>
-                    <td className="nowrap">{e.sent_at ? formatDateTime(e.sent_at, locale) : '—'}</td>
                     <td className={e.status === 'rejected' ? 'mk-error-text' : 'muted'}>{e.last_error ?? '—'}</td>
                     <td className="nowrap">
                       <Link to={`/crm/leads/${e.lead_id}`}>{t('capi.openLead')}</Link>
