@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser, SCREENSHOT_DIR, screenshot, startServer, type RunningServer } from './harness';
 
@@ -316,6 +317,14 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await page.locator('.mk-campaigns-card').scrollIntoViewIfNeeded();
     await screenshot(page, 'marketing-04-campaigns');
     await part(page, '.mk-campaigns-card', 'marketing-doc-campaigns');
+    // CSV export: one line per API row plus the header, amounts as plain numbers.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Exportar CSV' }).click()]);
+    const csvPath = await download.path();
+    const csv = readFileSync(csvPath, 'utf8').replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    expect(csv[0]?.startsWith('id,name,status,currency,spend,leads')).toBe(true);
+    expect(csv.length).toBe((list90.items as Json[]).length + 1);
+    const topLine = csv.find((l) => l.startsWith(`${topId},`));
+    expect(topLine).toContain(`,USD,${String((list90.items as Json[]).find((c) => c.id === topId)?.spend)},`);
     await part(page, '.mk-grid', 'marketing-doc-chart-funnel');
 
     // Drill down into the top campaign: its figures and ads equal the API.
@@ -368,8 +377,14 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
     await page.getByLabel('Tipo', { exact: true }).fill('0.00105');
     await page.getByRole('button', { name: 'Guardar' }).click();
     await page.locator('[data-fx$=":ARS:USD"]').waitFor();
+    // CSV import: all rows in one go.
+    await page.getByLabel('Contenido CSV').fill('date,from_currency,rate\n2026-11-02,ARS,0.0011\n2026-11-03,ARS,0.0012\n');
+    await page.getByRole('button', { name: 'Importar', exact: true }).click();
+    await page.getByText('2 tipos importados').waitFor();
+    await page.locator('[data-fx="2026-11-03:ARS:USD"]').waitFor();
     const rates = await api<Json>(page, '/api/crm/marketing/fx-rates');
     expect((rates.items as Json[]).some((r) => r.from_currency === 'ARS' && r.rate === '0.00105')).toBe(true);
+    expect((rates.items as Json[]).filter((r) => r.from_currency === 'ARS')).toHaveLength(3);
     await screenshot(page, 'marketing-08-fx');
 
     // The same hub in English: figures formatted for the "en" locale.
