@@ -288,6 +288,20 @@ describe('Marketing Hub', () => {
     expect(calls.some((c) => c.path === '/api/crm/marketing/stats')).toBe(false);
   });
 
+  it('shows a failed first sync as an error with Meta\'s message, not as zero numbers', async () => {
+    const { calls } = server(sessionFor('ceo', CEO_PERMISSIONS), {
+      'GET /api/crm/marketing/sync': () => ({
+        status: 200,
+        body: [syncState({ status: 'error', last_success_at: null, backfill_done: false, progress_pct: 0, last_error: 'Error validating access token', last_error_code: 190, last_error_at: '2026-11-21T10:00:00Z' })],
+      }),
+    });
+    renderApp('/crm/marketing');
+    expect(await screen.findByTestId('marketing-first-sync-failed')).toHaveTextContent('La primera sincronización con Meta falló');
+    expect(screen.getByTestId('sync-error')).toHaveTextContent('Error validating access token');
+    expect(screen.queryByTestId('marketing-kpis')).not.toBeInTheDocument();
+    expect(calls.some((c) => c.path === '/api/crm/marketing/stats')).toBe(false);
+  });
+
   it('offers to connect Meta when it is not connected, and opens the wizard', async () => {
     server(sessionFor('ceo', CEO_PERMISSIONS), {
       'GET /api/crm/marketing/token-status': () => ({ status: 200, body: token({ connected: false, status: 'disconnected', ad_account: null, meta_user_name: null }) }),

@@ -35,6 +35,11 @@ export function stillSyncing(states: readonly SyncState[]): boolean {
   return states.length === 0 || states.every((s) => !s.last_success_at && s.status !== 'error');
 }
 
+/** No account has a successful sync yet (and one has failed): there are no numbers to show, only the error. */
+export function neverSynced(states: readonly SyncState[]): boolean {
+  return states.length > 0 && states.every((s) => !s.last_success_at);
+}
+
 /** Accounts whose latest run failed (or is throttled): their error is shown above the numbers. */
 export function failingAccounts(states: readonly SyncState[]): SyncState[] {
   return states.filter((s) => s.status === 'error' || s.status === 'throttled');
@@ -119,6 +124,8 @@ export default function MarketingHubPage() {
               <ErrorState error={sync.error} onRetry={() => void sync.refetch()} />
             ) : stillSyncing(states) ? (
               <Syncing states={states} canSync={canManage} />
+            ) : neverSynced(states) ? (
+              <FirstSyncFailed states={states} canSync={canManage} />
             ) : (
               <Overview states={states} canSync={canManage} tabHref={tabHref} />
             ))}
@@ -183,6 +190,31 @@ function Syncing({ states, canSync }: { states: readonly SyncState[]; canSync: b
         </ul>
       )}
       {canSync && states.length === 0 && (
+        <div className="mk-cta">
+          <SyncNowButton />
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function FirstSyncFailed({ states, canSync }: { states: readonly SyncState[]; canSync: boolean }) {
+  const { t } = useTranslation('marketing');
+  return (
+    <Card className="mk-syncing">
+      <div className="state state-error" data-testid="marketing-first-sync-failed" role="alert">
+        <div className="state-icon">
+          <AlertTriangle size={28} aria-hidden />
+        </div>
+        <p className="state-title">{t('syncError.firstTitle')}</p>
+        <p className="state-description">{t('syncError.firstText')}</p>
+      </div>
+      <ul className="mk-accounts">
+        {states.map((s) => (
+          <AccountSync key={s.ad_account_id} s={s} />
+        ))}
+      </ul>
+      {canSync && (
         <div className="mk-cta">
           <SyncNowButton />
         </div>
