@@ -214,7 +214,8 @@ describe('Marketing Hub in the browser after the Meta wizard and a sandbox sync'
       await screenshot(page, 'marketing-failure');
       throw e;
     }
-  });
+    // A first sync plus some forty page loads: give a busy machine room.
+  }, 420_000);
 
   async function journey(): Promise<void> {
     await page.goto(`${server.url}/crm/marketing`);
