@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, startServer, type RunningServer } from './harness';
+import type { Locator } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SCREENSHOT_DIR, launchBrowser, screenshot, startServer, type RunningServer } from './harness';
 
 // Issue 7's end-to-end acceptance: create a template in the UI, approve it in
 // the sandbox, create a lead_created rule in the UI, a Click-to-WhatsApp
@@ -24,6 +27,32 @@ async function apiGet<T>(page: Page, path: string): Promise<T> {
     const r = await fetch(p, { credentials: 'same-origin' });
     return r.json();
   }, path) as Promise<T>;
+}
+
+/**
+ * A screenshot of the content area from the top of `top` to the bottom of
+ * `bottom` (page coordinates, beyond the viewport if need be), without the
+ * sidebar, for the user guide.
+ */
+async function regionShot(page: Page, name: string, top: Locator, bottom: Locator = top) {
+  const box = async (l: Locator) => l.evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top + window.scrollY, bottom: r.bottom + window.scrollY };
+  });
+  const content = await page.locator('main.content').evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { left: r.left, width: r.width };
+  });
+  const a = await box(top);
+  const b = await box(bottom);
+  // From the top, so the sticky top bar stays at the top of the page image.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({
+    path: join(SCREENSHOT_DIR, `${name}.png`),
+    fullPage: true,
+    clip: { x: content.left, y: Math.max(0, a.top - 16), width: content.width, height: b.bottom - a.top + 32 },
+  });
 }
 
 async function connectMeta(page: Page, server: RunningServer, sandbox: string) {
@@ -110,7 +139,7 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     const preview = form.getByTestId('wa-preview');
     await preview.getByText('Hi Ana!', { exact: false }).waitFor();
     expect(await preview.innerText()).toContain('Talk to a seller');
-    await screenshot(page, 'hsm-01-template-form');
+    await regionShot(page, 'hsm-01-template-form', page.locator('.hsm-form-card'));
     await form.getByTestId('template-submit').click();
     const row = page.locator(`[data-testid="template-row"][data-name="${TEMPLATE}"]`);
     await row.waitFor();
@@ -143,12 +172,15 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     await editor.getByLabel('Variable 1').selectOption('lead.first_name');
     await editor.getByLabel('Fallback 1').fill('there');
     await editor.getByTestId('wa-preview').getByText('Hi Ana!', { exact: false }).waitFor();
+    await editor.getByLabel('Frequency cap').check();
+    expect(await editor.getByLabel('Max messages').inputValue()).toBe('1');
     expect(await editor.getByTestId('rule-enabled').isChecked()).toBe(true);
-    await screenshot(page, 'hsm-04-rule-editor');
+    await regionShot(page, 'hsm-04-rule-editor', page.locator('.hsm-form-card'));
     await editor.getByTestId('rule-save').click();
     const ruleRow = page.locator('[data-testid="rule-row"][data-name="Welcome Click-to-WhatsApp leads"]');
     await ruleRow.waitFor();
     expect(await ruleRow.getByRole('switch').isChecked()).toBe(true);
+    expect(await ruleRow.innerText()).toContain('max 1 per 24 h');
 
     // 4) A Click-to-WhatsApp message arrives (referral built from a real ad of the sandbox world).
     const status = await apiGet<{ whatsapp: { phone_numbers: { id: string }[] } | null }>(page, '/api/crm/marketing/token-status');
@@ -198,15 +230,13 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     expect(await panel.getByTestId('lead-window').getAttribute('data-open')).toBe('true');
     const adCard = page.locator('.ad-card');
     expect(await adCard.innerText()).toContain(adId!);
-    await panel.scrollIntoViewIfNeeded();
-    await screenshot(page, 'hsm-08-lead-page');
+    await regionShot(page, 'hsm-08-lead-page', adCard, panel);
 
     // The same pages in Spanish, for the Spanish guide.
     await page.evaluate(() => localStorage.setItem('crm.lang', 'es'));
     await page.reload();
     await page.getByTestId('lead-messaging').locator('[data-direction="out"]').waitFor();
-    await page.getByTestId('lead-messaging').scrollIntoViewIfNeeded();
-    await screenshot(page, 'hsm-es-08-lead-page');
+    await regionShot(page, 'hsm-es-08-lead-page', page.locator('.ad-card'), page.getByTestId('lead-messaging'));
     await page.goto(`${server.url}/crm/hsm?tab=logs`);
     await page.locator('[data-testid="log-row"][data-status="read"]').first().waitFor();
     await screenshot(page, 'hsm-es-05-log-read');
@@ -215,6 +245,6 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     await page.getByTestId('template-form').getByLabel('Cuerpo').fill('Hola {{1}}, tu pedido {{3}} está listo');
     await page.getByTestId('template-submit').click();
     await page.locator('[data-field="body"]').waitFor();
-    await screenshot(page, 'hsm-es-01-template-errors');
+    await regionShot(page, 'hsm-es-01-template-errors', page.locator('.hsm-form-card'));
   });
 });

@@ -55,7 +55,7 @@ const rule = {
   updated_at: '2026-11-20T10:00:00Z',
 };
 
-function server(routes: Record<string, Handler>, permissions = CEO_PERMISSIONS, role: 'ceo' | 'seller' = 'ceo') {
+function server(routes: Record<string, Handler>, permissions: string[] = [...CEO_PERMISSIONS], role: 'ceo' | 'seller' = 'ceo') {
   const session = sessionFor(role, permissions);
   return installFakeApi({
     'GET /api/setup': () => ({ status: 200, body: { needs_setup: false } }),

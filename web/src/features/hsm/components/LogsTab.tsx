@@ -51,7 +51,7 @@ export function LogsTab() {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 1000);
-      toast.success(t('hsm:logs.exported', { n: formatNumber(all.length, i18n.language, 0) }));
+      toast.success(t('hsm:logs.exported', { count: all.length, n: formatNumber(all.length, i18n.language, 0) }));
     } catch (err) {
       toast.error(errorMessage(tc, err));
     } finally {
@@ -138,7 +138,7 @@ export function LogsTab() {
             )}
           />
           <div className="lead-foot muted small">
-            {t('hsm:logs.count', { n: formatNumber(rows.length, i18n.language, 0) })}
+            {t('hsm:logs.count', { count: rows.length, n: formatNumber(rows.length, i18n.language, 0) })}
             {logs.isFetchingNextPage ? ` · ${t('hsm:logs.more')}` : ''}
           </div>
         </div>

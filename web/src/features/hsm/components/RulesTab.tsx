@@ -105,9 +105,9 @@ export function RulesTab() {
                       {r.action.template_name} · {r.action.language}
                     </td>
                     <td className="hsm-counts">
-                      <Badge tone="success">{t('hsm:rules.sent', { n: n(r.last_7_days.sent) })}</Badge>{' '}
-                      <Badge tone="warning">{t('hsm:rules.skipped', { n: n(r.last_7_days.skipped) })}</Badge>{' '}
-                      <Badge tone={r.last_7_days.failed > 0 ? 'danger' : 'neutral'}>{t('hsm:rules.failed', { n: n(r.last_7_days.failed) })}</Badge>
+                      <Badge tone="success">{t('hsm:rules.sent', { count: r.last_7_days.sent, n: n(r.last_7_days.sent) })}</Badge>{' '}
+                      <Badge tone="warning">{t('hsm:rules.skipped', { count: r.last_7_days.skipped, n: n(r.last_7_days.skipped) })}</Badge>{' '}
+                      <Badge tone={r.last_7_days.failed > 0 ? 'danger' : 'neutral'}>{t('hsm:rules.failed', { count: r.last_7_days.failed, n: n(r.last_7_days.failed) })}</Badge>
                     </td>
                     <td className="hsm-actions">
                       <Button size="sm" variant="ghost" icon={<Pencil size={14} aria-hidden />} onClick={() => setEditing(r)}>

@@ -130,7 +130,7 @@ export function TemplatesTab() {
               ))}
             </tbody>
           </table>
-          <p className="muted small hsm-count">{t('hsm:templates.count', { n: formatNumber(list.data.length, i18n.language) })}</p>
+          <p className="muted small hsm-count">{t('hsm:templates.count', { count: list.data.length, n: formatNumber(list.data.length, i18n.language) })}</p>
         </div>
       )}
 

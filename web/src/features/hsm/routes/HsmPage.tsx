@@ -6,6 +6,7 @@ import { useHsmSettings, useResumeAutomation } from '../api/hsm';
 import { LogsTab } from '../components/LogsTab';
 import { RulesTab } from '../components/RulesTab';
 import { TemplatesTab } from '../components/TemplatesTab';
+import '../../leads/leads.css';
 import '../hsm.css';
 
 const TABS = [
