@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Locator } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCREENSHOT_DIR, launchBrowser, screenshot, startServer, type RunningServer } from './harness';
 
@@ -203,6 +203,22 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     expect(await logRow.innerText()).toContain(TEMPLATE);
     await screenshot(page, 'hsm-05-log-read');
 
+    // Exactly once, per what the sandbox received.
+    const received = async () => {
+      const r = (await (await fetch(`${sandbox}/_sandbox/received/messages`)).json()) as { data: { to?: string; body?: { to?: string; template?: { name?: string } } }[] };
+      return r.data.filter((m) => JSON.stringify(m).includes(CUSTOMER.from) && JSON.stringify(m).includes(TEMPLATE)).length;
+    };
+    expect(await received()).toBe(1);
+
+    // CSV export of the filtered log.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('logs-export').click()]);
+    const csvPath = await download.path();
+    const csv = readFileSync(csvPath, 'utf8');
+    expect(csv).toContain('created_at,run_at,rule,lead,lead_id,template,language,status');
+    expect(csv).toContain(`${CUSTOMER.name},`);
+    expect(csv).toContain('queued@');
+    expect(csv).toMatch(/,read,/);
+
     // The rules list counts the send.
     await page.getByRole('tab', { name: 'Rules' }).click();
     await ruleRow.getByText('1 sent').waitFor();
@@ -232,10 +248,22 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     expect(await adCard.innerText()).toContain(adId!);
     await regionShot(page, 'hsm-08-lead-page', adCard, panel);
 
+    // A manual send from the lead page: template picker, variables, preview.
+    await page.getByTestId('lead-send-template').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByTestId('lead-send-template-pick').selectOption({ label: `${TEMPLATE} · es · Utility` });
+    await dialog.getByLabel('Variable {{1}}').fill('Lucía');
+    await dialog.getByTestId('wa-preview').getByText('Hi Lucía!', { exact: false }).waitFor();
+    await screenshot(page, 'hsm-09-send-template');
+    await dialog.getByTestId('lead-send-submit').click();
+    await page.getByText('Template sent.').waitFor();
+    await expect.poll(() => panel.locator('[data-testid="lead-message"][data-direction="out"]').count(), { timeout: 20_000 }).toBe(2);
+    await expect.poll(received, { timeout: 20_000 }).toBe(2);
+
     // The same pages in Spanish, for the Spanish guide.
     await page.evaluate(() => localStorage.setItem('crm.lang', 'es'));
     await page.reload();
-    await page.getByTestId('lead-messaging').locator('[data-direction="out"]').waitFor();
+    await page.getByTestId('lead-messaging').locator('[data-direction="out"]').first().waitFor();
     await regionShot(page, 'hsm-es-08-lead-page', page.locator('.ad-card'), page.getByTestId('lead-messaging'));
     await page.goto(`${server.url}/crm/hsm?tab=logs`);
     await page.locator('[data-testid="log-row"][data-status="read"]').first().waitFor();
