@@ -85,7 +85,12 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
       if (previous === undefined) delete process.env.CRM_META_SANDBOX;
       else process.env.CRM_META_SANDBOX = previous;
     }
-    const found = SANDBOX.exec(server.output());
+    // The sandbox line may be printed just after the "listening on" line the harness waits for.
+    let found = SANDBOX.exec(server.output());
+    for (let i = 0; !found && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      found = SANDBOX.exec(server.output());
+    }
     if (!found?.[1]) throw new Error(`no sandbox URL in the server output:\n${server.output()}`);
     sandbox = found[1];
     const res = await fetch(`${server.url}/api/setup`, {
@@ -100,6 +105,7 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
   });
 
   afterAll(async () => {
+    if (process.env.HSM_E2E_SERVER_LOG) console.log(server?.output().split('\n').slice(-200).join('\n'));
     await context?.close();
     await browser?.close();
     await server?.stop();
@@ -168,6 +174,8 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     const editor = page.getByTestId('rule-editor');
     await editor.getByLabel('Rule name').fill('Welcome Click-to-WhatsApp leads');
     expect(await editor.getByTestId('rule-trigger').inputValue()).toBe('lead_created');
+    // Only leads that arrive by Click-to-WhatsApp (not the Lead Ads leads the Meta sync brings in).
+    await editor.getByTestId('rule-channel').selectOption('click_to_whatsapp');
     await editor.getByTestId('rule-template').selectOption(`${TEMPLATE}|es`);
     await editor.getByLabel('Variable 1').selectOption('lead.first_name');
     await editor.getByLabel('Fallback 1').fill('there');
@@ -181,6 +189,7 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     await ruleRow.waitFor();
     expect(await ruleRow.getByRole('switch').isChecked()).toBe(true);
     expect(await ruleRow.innerText()).toContain('max 1 per 24 h');
+    expect(await ruleRow.innerText()).toContain('Lead created (click_to_whatsapp)');
 
     // 4) A Click-to-WhatsApp message arrives (referral built from a real ad of the sandbox world).
     const status = await apiGet<{ whatsapp: { phone_numbers: { id: string }[] } | null }>(page, '/api/crm/marketing/token-status');

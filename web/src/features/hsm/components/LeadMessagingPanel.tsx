@@ -8,17 +8,18 @@ import { hasPermission, useSession } from '../../../shared/session';
 import { useLeadMessaging, useSendTemplate, useTemplates } from '../api/hsm';
 import type { LeadMessaging, Message, Template } from '../api/types';
 import { renderWith } from '../lib/template';
+import { effectiveStatus } from '../lib/messages';
 import { CategoryBadge } from './Badges';
 import { WhatsAppPreview, formatWhatsApp } from './WhatsAppPreview';
 import '../hsm.css';
 
-function StatusTicks({ m }: { m: Message }) {
+function StatusTicks({ status }: { status: string }) {
   const { t } = useTranslation('hsm');
-  const label = t(`hsm:runStatus.${m.status}`, { defaultValue: m.status });
-  if (m.status === 'failed') return <X size={14} className="wa-tick wa-tick-failed" aria-label={label} />;
-  if (m.status === 'read') return <CheckCheck size={14} className="wa-tick wa-tick-read" aria-label={label} />;
-  if (m.status === 'delivered') return <CheckCheck size={14} className="wa-tick" aria-label={label} />;
-  if (m.status === 'sent') return <Check size={14} className="wa-tick" aria-label={label} />;
+  const label = t(`hsm:runStatus.${status}`, { defaultValue: status });
+  if (status === 'failed') return <X size={14} className="wa-tick wa-tick-failed" aria-label={label} />;
+  if (status === 'read') return <CheckCheck size={14} className="wa-tick wa-tick-read" aria-label={label} />;
+  if (status === 'delivered') return <CheckCheck size={14} className="wa-tick" aria-label={label} />;
+  if (status === 'sent') return <Check size={14} className="wa-tick" aria-label={label} />;
   return <Clock size={12} className="wa-tick" aria-label={label} />;
 }
 
@@ -45,9 +46,10 @@ function Referral({ referral }: { referral: Record<string, unknown> }) {
 function MessageBubble({ m, timeZone }: { m: Message; timeZone: string }) {
   const { t, i18n } = useTranslation('hsm');
   const out = m.direction === 'out';
+  const status = effectiveStatus(m);
   const when = formatDateTime(m.read_at ?? m.delivered_at ?? m.sent_at ?? m.created_at, i18n.language, timeZone);
   return (
-    <li className={`wa-msg ${out ? 'wa-msg-out' : 'wa-msg-in'}`} data-testid="lead-message" data-direction={m.direction} data-status={m.status}>
+    <li className={`wa-msg ${out ? 'wa-msg-out' : 'wa-msg-in'}`} data-testid="lead-message" data-direction={m.direction} data-status={status}>
       <div className="wa-msg-bubble">
         {m.referral && <Referral referral={m.referral as Record<string, unknown>} />}
         {m.template_name && (
@@ -57,15 +59,15 @@ function MessageBubble({ m, timeZone }: { m: Message; timeZone: string }) {
           </span>
         )}
         <p className="wa-msg-body">{formatWhatsApp(m.body)}</p>
-        {m.status === 'failed' && (m.error_code || m.error_message) && (
+        {status === 'failed' && (m.error_code || m.error_message) && (
           <p className="wa-msg-error" role="note">
             {t('hsm:lead.error', { code: m.error_code ?? '—', message: m.error_message ?? '' })}
           </p>
         )}
         <span className="wa-msg-meta">
           <time dateTime={m.created_at}>{when}</time>
-          {out && <StatusTicks m={m} />}
-          {out && <span className="sr-only">{t(`hsm:runStatus.${m.status}`, { defaultValue: m.status })}</span>}
+          {out && <StatusTicks status={status} />}
+          {out && <span className="sr-only">{t(`hsm:runStatus.${status}`, { defaultValue: status })}</span>}
         </span>
       </div>
     </li>

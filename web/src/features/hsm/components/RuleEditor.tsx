@@ -2,13 +2,20 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Plus, Trash2 } from 'lucide-react';
 import { Button, Card, InlineError, errorMessage, useToast } from '../../../shared/ui';
-import { LEAD_STATUSES } from '../../leads/api/types';
+import { LEAD_SOURCES, LEAD_STATUSES } from '../../leads/api/types';
 import { useSaveRule, useTemplates } from '../api/hsm';
 import { BINDING_SOURCES, CONDITION_FIELDS, CONDITION_OPS, DATE_FIELDS, TRIGGER_TYPES, type Binding, type Rule, type TriggerType } from '../api/types';
 import { defaultBinding, draftToSpec, emptyRule, previewValues, ruleProblems, ruleToDraft, type RuleDraft } from '../lib/rules';
 import { renderWith } from '../lib/template';
 import { TemplateStatusBadge } from './Badges';
 import { WhatsAppPreview } from './WhatsAppPreview';
+
+const CHANNELS = ['lead_form', 'click_to_whatsapp', 'web', 'manual', 'import', 'api'] as const;
+
+/** The known values, plus the current one when it is not among them (e.g. a starter rule's `meta_ads`). */
+function withCurrent(known: readonly string[], current: string): string[] {
+  return current && !known.includes(current) ? [...known, current] : [...known];
+}
 
 /** Create or edit a rule: trigger, conditions, template and variables (with a preview), timing guards. */
 export function RuleEditor({ rule, onSaved, onCancel }: { rule: Rule | null; onSaved: (rule: Rule, dryRun: boolean) => void; onCancel: () => void }) {
@@ -64,7 +71,7 @@ export function RuleEditor({ rule, onSaved, onCancel }: { rule: Rule | null; onS
       <input className="input" type="number" min={min} value={d[k]} onChange={(e) => set(k, Number(e.target.value))} />
     </label>
   );
-  const text = (k: 'source' | 'channel' | 'campaignId' | 'to' | 'addTag', label: string, list?: string) => (
+  const text = (k: 'campaignId' | 'to' | 'addTag', label: string, list?: string) => (
     <label className="field">
       <span className="field-label">{label}</span>
       <input className="input" value={d[k]} list={list} onChange={(e) => set(k, e.target.value)} />
@@ -96,13 +103,24 @@ export function RuleEditor({ rule, onSaved, onCancel }: { rule: Rule | null; onS
               </label>
               {d.triggerType === 'lead_created' && (
                 <>
-                  {text('source', t('hsm:editor.source'), 'rule-sources')}
-                  <datalist id="rule-sources">
-                    {['META_ADS', 'ORGANIC', 'WEBSITE', 'REFERRAL', 'IMPORT', 'OTHER'].map((s) => (
-                      <option key={s} value={s} />
-                    ))}
-                  </datalist>
-                  {text('channel', t('hsm:editor.channel'))}
+                  <label className="field">
+                    <span className="field-label">{t('hsm:editor.source')}</span>
+                    <select className="input select" value={d.source} onChange={(e) => set('source', e.target.value)} data-testid="rule-source">
+                      <option value="">{t('hsm:editor.any')}</option>
+                      {withCurrent(LEAD_SOURCES, d.source).map((x) => (
+                        <option key={x} value={x}>{tc(`leads:source.${x}`, { defaultValue: x })}</option>
+                      ))}
+                    </select>
+                  </label>
+                  <label className="field">
+                    <span className="field-label">{t('hsm:editor.channel')}</span>
+                    <select className="input select" value={d.channel} onChange={(e) => set('channel', e.target.value)} data-testid="rule-channel">
+                      <option value="">{t('hsm:editor.any')}</option>
+                      {withCurrent(CHANNELS, d.channel).map((x) => (
+                        <option key={x} value={x}>{tc(`leads:channel.${x}`, { defaultValue: x })}</option>
+                      ))}
+                    </select>
+                  </label>
                   {text('campaignId', t('hsm:editor.campaign'))}
                 </>
               )}

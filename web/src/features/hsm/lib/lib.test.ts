@@ -186,3 +186,13 @@ describe('log timeline and CSV', () => {
     expect(line).toContain('queued@a > failed@b');
   });
 });
+
+describe('lead panel message status', () => {
+  it('shows the furthest status reached, from the status and the timestamps', async () => {
+    const { effectiveStatus } = await import('./messages');
+    expect(effectiveStatus({ status: 'delivered', sent_at: 'a', delivered_at: 'b', read_at: 'c' })).toBe('read');
+    expect(effectiveStatus({ status: 'sending', sent_at: 'a' })).toBe('sent');
+    expect(effectiveStatus({ status: 'failed', sent_at: 'a', delivered_at: 'b' })).toBe('failed');
+    expect(effectiveStatus({ status: 'received' })).toBe('received');
+  });
+});
