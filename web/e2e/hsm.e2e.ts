@@ -212,6 +212,15 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     expect(await logRow.innerText()).toContain(TEMPLATE);
     await screenshot(page, 'hsm-05-log-read');
 
+    // The filters reach the API: today's runs keep the row, failed runs are none.
+    const today = await page.evaluate(() => new Date().toLocaleDateString('en-CA'));
+    await page.getByLabel('From').fill(today);
+    await page.locator('[data-testid="log-row"][data-status="read"]').filter({ hasText: CUSTOMER.name }).waitFor();
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('failed');
+    await page.getByText('No sends yet.').waitFor();
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('');
+    await logRow.waitFor();
+
     // Exactly once, per what the sandbox received.
     const received = async () => {
       const r = (await (await fetch(`${sandbox}/_sandbox/received/messages`)).json()) as { data: { to?: string; body?: { to?: string; template?: { name?: string } } }[] };

@@ -82,6 +82,32 @@ describe('HSM Automation page', () => {
     expect(rows[2]).toHaveTextContent('Meta changed the category from Utility to Marketing');
   });
 
+  it('shows a template with its preview and status history', async () => {
+    server({
+      'GET /api/crm/marketing/hsm/templates/{id}': () => ({
+        status: 200,
+        body: {
+          ...TEMPLATES[1],
+          history: [
+            { kind: 'status', from_value: null, to_value: 'PENDING', source: 'create', at: '2026-11-20T10:00:00Z' },
+            { kind: 'status', from_value: 'PENDING', to_value: 'REJECTED', source: 'webhook', reason: 'INVALID_FORMAT', at: '2026-11-20T11:00:00Z' },
+          ],
+        },
+      }),
+    });
+    const user = userEvent.setup();
+    renderApp('/crm/hsm');
+    const table = await screen.findByRole('table', { name: 'Templates' });
+    await user.click(within(within(table).getAllByRole('row')[2]!).getByRole('button', { name: 'View' }));
+    const dialog = await screen.findByRole('dialog');
+    expect(await within(dialog).findByTestId('wa-preview')).toHaveTextContent('Hola {{1}}, gracias por escribir.');
+    const items = within(dialog).getAllByRole('listitem');
+    expect(items[0]).toHaveTextContent('Status: — → PENDING');
+    expect(items[1]).toHaveTextContent('Status: PENDING → REJECTED');
+    expect(items[1]).toHaveTextContent('(Meta webhook)');
+    expect(items[1]).toHaveTextContent('INVALID_FORMAT');
+  });
+
   it('filters by status through the API', async () => {
     const { calls } = server({});
     renderApp('/crm/hsm');
