@@ -220,6 +220,20 @@ describe('HSM Automation page', () => {
     await waitFor(() => expect(calls.some((c) => c.path === '/api/crm/marketing/automation-logs' && c.query.get('reason') === 'opted_out')).toBe(true));
   });
 
+  it('warns when automation is paused for the company and resumes it', async () => {
+    const { calls } = server({
+      'GET /api/crm/marketing/hsm/settings': () => ({ status: 200, body: { opt_out_keywords: ['STOP', 'BAJA'], opt_in_keywords: ['ALTA'], messages_per_second: 80, paused_reason: 'token_invalid' } }),
+      'PUT /api/crm/marketing/hsm/settings': () => ({ status: 200, body: { opt_out_keywords: ['STOP', 'BAJA'], opt_in_keywords: ['ALTA'], messages_per_second: 80, paused_reason: null } }),
+    });
+    const user = userEvent.setup();
+    renderApp('/crm/hsm');
+    const banner = await screen.findByTestId('hsm-paused');
+    expect(banner).toHaveTextContent('Automation is paused: Meta token invalid.');
+    await user.click(within(banner).getByRole('button', { name: 'Resume' }));
+    await waitFor(() => expect(screen.queryByTestId('hsm-paused')).toBeNull());
+    expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ opt_out_keywords: ['STOP', 'BAJA'], opt_in_keywords: ['ALTA'], messages_per_second: 80, resume: true });
+  });
+
   it('is not in a seller’s menu', async () => {
     server({}, SELLER_PERMISSIONS, 'seller');
     renderApp('/');
