@@ -7,6 +7,7 @@ import { metaFeature } from '../features/meta';
 import { leadsFeature } from '../features/leads';
 import { pipelineFeature } from '../features/pipeline';
 import { marketingFeature } from '../features/marketing';
+import { hsmFeature } from '../features/hsm';
 
 /**
  * Every feature of the app, in sidebar order. Adding a feature (leads,
@@ -14,7 +15,7 @@ import { marketingFeature } from '../features/marketing';
  * the authenticated layout and its nav items appear when the session has the
  * permission they name.
  */
-export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, marketingFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
+export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, marketingFeature, hsmFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
 
 export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);
 
