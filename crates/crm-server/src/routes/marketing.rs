@@ -246,7 +246,43 @@ const START_SYNC: &str = "marketing.start_sync";
 
 /// Registers the sync and reconcile jobs and the outbox consumers that start
 /// them when an ad account or Lead Ads pages are selected.
+fn wants_rollups(ev: &str) -> bool {
+    ev.starts_with("lead_")
+        || ev.starts_with("opportunity_")
+        || ev.starts_with("sale_")
+        || ev == "marketing_sync_completed"
+}
+
+const ROLLUPS_JOB: &str = "marketing.rollups";
+
 pub fn register_jobs(reg: &mut Registry) {
+    // Rollups: every lead, opportunity or sale event (and every finished
+    // sync) clears the tenant's dirty marks, which were written in the same
+    // transaction as the change. Idempotent; a mark left by a concurrent
+    // change is cleared by the next event or read.
+    reg.handle(
+        ROLLUPS_JOB,
+        Arc::new(|db, job| {
+            Box::pin(async move {
+                let Some(tenant) = job.tenant_id else {
+                    return JobOutcome::Fail {
+                        error: "rollups job without a tenant".into(),
+                    };
+                };
+                match crm_core::services::rollups::refresh(&db, tenant).await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(e) => JobOutcome::Retry {
+                        error: e.to_string(),
+                        after: None,
+                    },
+                }
+            })
+        }),
+    );
+    reg.consume(Consumer {
+        job_kind: ROLLUPS_JOB,
+        wants: wants_rollups,
+    });
     let Some(env) = reg.meta.clone() else {
         return;
     };
