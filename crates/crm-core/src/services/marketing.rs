@@ -573,9 +573,11 @@ impl Scope<'_> {
     }
 }
 
-/// Adds the extras of a level and range: activity-model customers (a lead
-/// counts once, on its first sale day in the range) and the amounts without
-/// an FX rate. `key` picks the group of an extra row.
+/// Adds the extras of a level and range: the amounts without an FX rate, and
+/// (activity model, when `group` names the key column) the customers per
+/// group: a lead counts once, on its first sale day in the range, i.e. the
+/// sale day rows whose previous sale day lies before the range.
+#[allow(clippy::too_many_arguments)]
 async fn add_extras(
     db: &DatabaseConnection,
     tenant_id: Uuid,
@@ -583,31 +585,47 @@ async fn add_extras(
     range: DateRange,
     model: Model,
     notes: &mut Notes,
-    mut add_customers: impl FnMut(&extra::Model),
+    group: Option<extra::Column>,
+    mut add_customers: impl FnMut(String, i64),
 ) -> Result<(), CoreError> {
     let rev_kind = match model {
         Model::Cohort => rollups::UNCONV_REV_C,
         Model::Activity => rollups::UNCONV_REV_A,
     };
-    let mut kinds = vec![rollups::UNCONV_SPEND, rev_kind];
-    if model == Model::Activity {
-        kinds.push(rollups::CUST_A);
-    }
     let rows = extra::Entity::find()
         .filter(extra::Column::TenantId.eq(tenant_id))
-        .filter(cond)
+        .filter(cond.clone())
         .filter(extra::Column::Day.gte(range.since))
         .filter(extra::Column::Day.lte(range.until))
-        .filter(extra::Column::Kind.is_in(kinds))
+        .filter(extra::Column::Kind.is_in([rollups::UNCONV_SPEND, rev_kind]))
         .all(db)
         .await?;
     for r in &rows {
-        if r.kind == rollups::CUST_A {
-            if r.ref_day < range.since {
-                add_customers(r);
-            }
-        } else {
-            notes.add(&r.currency, r.ref_day, r.value);
+        notes.add(&r.currency, r.ref_day, r.value);
+    }
+    if let (Model::Activity, Some(col)) = (model, group) {
+        let rows: Vec<(String, i64)> = extra::Entity::find()
+            .select_only()
+            .column(col)
+            .column_as(
+                Expr::from(Func::cast_as(
+                    Func::sum(Expr::col(extra::Column::Value)),
+                    "BIGINT",
+                )),
+                "n",
+            )
+            .filter(extra::Column::TenantId.eq(tenant_id))
+            .filter(cond)
+            .filter(extra::Column::Kind.eq(rollups::CUST_A))
+            .filter(extra::Column::Day.gte(range.since))
+            .filter(extra::Column::Day.lte(range.until))
+            .filter(extra::Column::RefDay.lt(range.since))
+            .group_by(col)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (k, n) in rows {
+            add_customers(k, n);
         }
     }
     Ok(())
@@ -647,9 +665,10 @@ async fn totals(
         range,
         model,
         notes,
-        |r| {
-            all += r.value;
-            *per_channel.entry(r.channel.clone()).or_default() += r.value;
+        Some(extra::Column::Channel),
+        |ch, n| {
+            all += n;
+            *per_channel.entry(ch).or_default() += n;
         },
     )
     .await?;
@@ -693,11 +712,20 @@ async fn grouped(
         .filter(|s| s.insight_rows > 0 || s.has_crm(model))
         .map(|s| (s.key.clone(), s.acc(model)))
         .collect();
-    let by_ad = matches!(scope, Scope::Ads(_));
-    add_extras(db, tenant_id, scope.extra(), range, model, notes, |r| {
-        let k = if by_ad { &r.ad_id } else { &r.campaign_id };
-        out.entry(k.clone()).or_default().customers += r.value;
-    })
+    let col = match scope {
+        Scope::Ads(_) => extra::Column::AdId,
+        _ => extra::Column::CampaignId,
+    };
+    add_extras(
+        db,
+        tenant_id,
+        scope.extra(),
+        range,
+        model,
+        notes,
+        Some(col),
+        |k, n| out.entry(k).or_default().customers += n,
+    )
     .await?;
     Ok(out)
 }
@@ -723,7 +751,17 @@ async fn campaign_days(
     for r in &rows {
         out.entry(r.day).or_default().add(&Sums::from(r).acc(model));
     }
-    add_extras(db, tenant_id, scope.extra(), range, model, notes, |_| {}).await?;
+    add_extras(
+        db,
+        tenant_id,
+        scope.extra(),
+        range,
+        model,
+        notes,
+        None,
+        |_, _| {},
+    )
+    .await?;
     Ok(out)
 }
 
