@@ -970,6 +970,29 @@ pub async fn stats(
     })
 }
 
+/// A campaign not (yet) synced is still known when the tenant's leads name
+/// it (Lead Ads, UTM ids), and the unknown-campaign row always is.
+async fn known_campaign(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    id: &str,
+) -> Result<bool, CoreError> {
+    if id == UNKNOWN {
+        return Ok(true);
+    }
+    Ok(daily::Entity::find()
+        .select_only()
+        .column(daily::Column::Day)
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(daily::Column::Level.eq(rollups::CAMPAIGN))
+        .filter(daily::Column::CampaignId.eq(id))
+        .limit(1)
+        .into_tuple::<NaiveDate>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
 async fn campaign_objects(
     db: &DatabaseConnection,
     tenant_id: Uuid,
@@ -1187,7 +1210,7 @@ pub async fn campaign(
     .await?;
     let objs = campaign_objects(db, ctx.tenant_id).await?;
     let obj = objs.get(id);
-    if obj.is_none() && id != UNKNOWN {
+    if obj.is_none() && !known_campaign(db, ctx.tenant_id, id).await? {
         return Err(CoreError::NotFound("campaign"));
     }
     let currency = r.cx.tenant.currency.clone();
@@ -1282,7 +1305,7 @@ pub async fn campaign_insights(
     )
     .await?;
     let objs = campaign_objects(db, ctx.tenant_id).await?;
-    if !objs.contains_key(id) && id != UNKNOWN {
+    if !objs.contains_key(id) && !known_campaign(db, ctx.tenant_id, id).await? {
         return Err(CoreError::NotFound("campaign"));
     }
     let currency = r.cx.tenant.currency.clone();

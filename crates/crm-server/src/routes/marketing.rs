@@ -235,7 +235,9 @@ async fn import_fx(
 }
 
 fn wants_sync(ev: &str) -> bool {
-    ev == "meta_ad_account_selected"
+    // A reconnect (new token after an expiry or a disconnect) restarts the
+    // schedule of every selected ad account by itself.
+    ev == "meta_ad_account_selected" || ev == "meta_connected"
 }
 
 fn wants_reconcile(ev: &str) -> bool {
@@ -254,6 +256,19 @@ fn wants_rollups(ev: &str) -> bool {
 }
 
 const ROLLUPS_JOB: &str = "marketing.rollups";
+
+/// Enqueues a sync of every ad account the tenant's connection has selected.
+async fn restart_syncs(db: &sea_orm::DatabaseConnection, tenant: Uuid) -> Result<(), String> {
+    let conn = crm_core::services::meta_connection::connection_for_tenant(db, tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    for a in conn.map(|c| c.ad_accounts).unwrap_or_default() {
+        sync::enqueue_sync(db, tenant, &a.id, "reconnected")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 pub fn register_jobs(reg: &mut Registry) {
     // Rollups: every lead, opportunity or sale event (and every finished
@@ -326,6 +341,21 @@ pub fn register_jobs(reg: &mut Registry) {
         START_SYNC,
         Arc::new(move |db, job| {
             Box::pin(async move {
+                if job.payload.get("event_type").and_then(|v| v.as_str()) == Some("meta_connected")
+                {
+                    let Some(tenant) = job.tenant_id else {
+                        return JobOutcome::Fail {
+                            error: "event without tenant".into(),
+                        };
+                    };
+                    return match restart_syncs(&db, tenant).await {
+                        Ok(()) => JobOutcome::Done,
+                        Err(e) => JobOutcome::Retry {
+                            error: e,
+                            after: None,
+                        },
+                    };
+                }
                 let (Some(tenant), Some(account)) = (
                     job.tenant_id,
                     job.payload

@@ -979,6 +979,25 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
         .await
         .unwrap();
     read().await;
+    // A Lead Ads lead submitted 20 days ago and only now backfilled: it is
+    // created at Meta's created_time, so it counts in that day's cohort.
+    let submitted = Utc::now().timestamp() - 20 * 86_400;
+    let late = w
+        .control(
+            "leads",
+            json!({"ad_id": w.ads[0], "created_time": submitted,
+                   "fields": {"full_name": "Fede", "email": "fede@r.test"}}),
+        )
+        .await;
+    let late_lead = w
+        .session()
+        .lead(late["leadgen_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let (fede, _) = attribution::apply_lead_ads_lead(&w.db, w.ctx.tenant_id, &late_lead)
+        .await
+        .unwrap();
+    assert_eq!(fede.created_at.timestamp(), submitted);
     let referral = |ad: &str, clid: &str| Referral {
         source_id: Some(ad.to_owned()),
         source_type: Some("ad".into()),
@@ -1232,10 +1251,12 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
             );
         }
     }
-    // The 90-day cohort saw Ana, Bruno, the unknown-ad lead and Dora (Emilio
-    // was deleted; the organic lead is not Meta-attributed).
+    // The 90-day cohort saw Ana, Fede, Bruno, the unknown-ad lead and Dora
+    // (Emilio was deleted; the organic lead is not Meta-attributed); Fede is
+    // not in the last 7 days.
     let s = w.stats("90d", "cohort").await;
-    assert_eq!((s.leads, s.opportunities, s.won, s.customers), (4, 2, 1, 2));
+    assert_eq!((s.leads, s.opportunities, s.won, s.customers), (5, 2, 1, 2));
+    assert_eq!(w.stats("7d", "cohort").await.leads, 4);
     // 250 − 50 USD + 30,000 ARS × 0.00125 (the rate of that day) = 237.50;
     // today's 10,000 ARS has no rate: reported unconverted.
     assert_eq!(cents(s.sales_revenue), 23_750);
@@ -1244,7 +1265,7 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
 
     // A rebuild from raw data gives exactly the same rows and numbers.
     let report = rollups::rebuild(&w.db, w.ctx.tenant_id).await.unwrap();
-    assert_eq!(report.leads, 4);
+    assert_eq!(report.leads, 5);
     let rebuilt = rollup_dump(&w).await;
     assert_eq!(incremental.0, rebuilt.0, "facts differ");
     assert_eq!(incremental.1, rebuilt.1, "daily rows differ");
