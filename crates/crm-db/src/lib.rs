@@ -6,6 +6,7 @@ pub mod entity;
 pub mod jobs;
 pub mod migration;
 pub mod outbox;
+pub mod rollups;
 pub mod testing;
 
 use std::path::Path;

@@ -66,6 +66,9 @@ pub enum Command {
     /// The Meta webhook inbox (replay failed or unroutable events).
     #[command(subcommand)]
     Webhooks(crate::routes::webhooks::WebhooksCmd),
+    /// Marketing Hub rollups (rebuild from raw data).
+    #[command(subcommand)]
+    Rollups(crate::marketing_cli::RollupsCmd),
 }
 
 #[derive(Debug, Args)]
@@ -370,6 +373,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(c) => crate::routes::webhooks::run_cli(c).await?,
         Command::Import(c) => crate::leads_cli::run_import(c).await?,
         Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
+        Command::Rollups(c) => crate::marketing_cli::run_rollups(c).await?,
     }
     Ok(())
 }

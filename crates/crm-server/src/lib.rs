@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod leads_cli;
+pub mod marketing_cli;
 pub mod meta;
 pub mod ratelimit;
 pub mod routes;

@@ -841,6 +841,8 @@ pub async fn delete_opportunity(
         .filter(opportunity::Column::Id.eq(id))
         .exec(&txn)
         .await?;
+    // No outbox event for a deletion: mark the lead for the rollups here.
+    crm_db::rollups::mark_leads(&txn, ctx.tenant_id, &[m.lead_id]).await?;
     audit::record(
         &txn,
         &ctx.actor(),
