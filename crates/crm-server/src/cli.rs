@@ -274,9 +274,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::server::shutdown_signal().await;
                 s.cancel();
             });
-            crate::worker::Worker::new(db, crate::worker::registry(meta_env))
-                .run(stop)
-                .await;
+            let mut worker = crate::worker::Worker::new(db, crate::worker::registry(meta_env));
+            worker.lease = std::time::Duration::from_secs(args.job_lease_secs.max(1));
+            worker.concurrency = args.worker_concurrency.max(1);
+            worker.run(stop).await;
         }
         Command::Migrate(args) => {
             db(&args).await?;

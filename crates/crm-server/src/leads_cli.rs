@@ -49,6 +49,10 @@ pub enum BenchCmd {
     /// `campaigns` through the HTTP server against a trivial authenticated
     /// endpoint and against a scan of the raw tables.
     Marketing(crate::marketing_cli::BenchMarketingArgs),
+    /// Send N templates through the automation engine to the in-process Meta
+    /// sandbox at its per-number cap; prints the achieved rate, per-second
+    /// median/p95, 130429 refusals and a same-process baseline.
+    HsmSend(crate::hsm_bench::BenchHsmSendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +224,7 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
     let a = match cmd {
         BenchCmd::Leads(a) => a,
         BenchCmd::Marketing(m) => return crate::marketing_cli::run_bench(m).await,
+        BenchCmd::HsmSend(a) => return crate::hsm_bench::run(a).await,
     };
     let (url, drop_after) = fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {

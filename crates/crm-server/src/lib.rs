@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hsm_bench;
 pub mod leads_cli;
 pub mod marketing_cli;
 pub mod meta;
