@@ -398,6 +398,12 @@ async fn backup(a: &BackupArgs) -> anyhow::Result<()> {
     let target = a.out.to_string_lossy().replace('\'', "''");
     db.execute_unprepared(&format!("VACUUM INTO '{target}'"))
         .await?;
+    // VACUUM may renumber rowids, which the lead search index refers to:
+    // rebuild it inside the copy.
+    let copy = crm_db::connect(&format!("sqlite://{}", a.out.display()), 1).await?;
+    copy.execute_unprepared(crm_db::migration::SQLITE_LEAD_SEARCH_REBUILD)
+        .await?;
+    copy.close().await?;
     let size = std::fs::metadata(&a.out)?.len();
     println!("backup written to {} ({} bytes)", a.out.display(), size);
     Ok(())

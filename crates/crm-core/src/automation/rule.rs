@@ -548,6 +548,9 @@ pub mod reason {
     pub const NOT_CONNECTED: &str = "not_connected";
     pub const REPLIED: &str = "replied";
     pub const META_ERROR: &str = "meta_error";
+    /// Dry run only: the rule already handled this lead's trigger occurrence
+    /// (its send key exists), so the engine would not send again.
+    pub const ALREADY_HANDLED: &str = "already_handled";
 }
 
 #[cfg(test)]

@@ -749,6 +749,32 @@ pub async fn dry_run(
                 continue;
             }
         }
+        // A lead_created rule fires once per lead: when it already messaged
+        // this lead (or is about to), the send key stops a second message.
+        // Skipped and failed runs are evaluated again so the guard shows.
+        if let Trigger::LeadCreated { .. } = spec.trigger
+            && let Some(run) = automation_run::Entity::find()
+                .filter(automation_run::Column::TenantId.eq(ctx.tenant_id))
+                .filter(automation_run::Column::RuleId.eq(r.id))
+                .filter(automation_run::Column::LeadId.eq(l.id))
+                .filter(automation_run::Column::Status.is_not_in(["skipped", "failed"]))
+                .one(db)
+                .await?
+        {
+            items.push(DryRunItem {
+                lead_id: l.id,
+                lead_name: l.name.clone(),
+                outcome: "would_skip".into(),
+                rendered: None,
+                reason: Some(reason::ALREADY_HANDLED.into()),
+                detail: Some(format!(
+                    "this rule already handled the lead's creation (run {}: {})",
+                    run.id, run.status
+                )),
+                next_allowed_at: None,
+            });
+            continue;
+        }
         let sent =
             sent_in_window(db, ctx.tenant_id, l.id, spec.frequency_cap.as_ref(), now).await?;
         let d = decide(db, &spec, l, now, None, sent).await?;

@@ -11,7 +11,8 @@ use crm_db::outbox;
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -2027,6 +2028,18 @@ fn csv_values(v: &Option<String>) -> Vec<String> {
 
 /// The filter condition of a lead query (scope included).
 pub fn query_condition(ctx: &TenantCtx, q: &LeadQuery) -> Result<Condition, CoreError> {
+    query_condition_on(ctx, q, DbBackend::Postgres)
+}
+
+/// The list filters as a condition for `backend`: on SQLite the text search
+/// goes through the trigram FTS5 index (`leads_search_fts`) when the needle
+/// has at least three characters; PostgreSQL's trigram GIN index serves the
+/// plain `LIKE`.
+fn query_condition_on(
+    ctx: &TenantCtx,
+    q: &LeadQuery,
+    backend: DbBackend,
+) -> Result<Condition, CoreError> {
     let mut cond = scope(ctx);
     let statuses = csv_values(&q.status);
     if !statuses.is_empty() {
@@ -2113,6 +2126,14 @@ pub fn query_condition(ctx: &TenantCtx, q: &LeadQuery) -> Result<Condition, Core
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
+        if backend == DbBackend::Sqlite && needle.chars().count() >= 3 {
+            // An FTS5 phrase of the trigram tokenizer matches the substring.
+            let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+            cond = cond.add(Expr::cust_with_values(
+                "\"leads\".rowid IN (SELECT rowid FROM leads_search_fts WHERE leads_search_fts MATCH ?)",
+                [phrase],
+            ));
+        }
         cond =
             cond.add(lead::Column::Search.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
     }
@@ -2141,7 +2162,7 @@ pub async fn list_models(
     q: &LeadQuery,
     limit: u64,
 ) -> Result<(Vec<lead::Model>, Option<String>), CoreError> {
-    let mut cond = query_condition(ctx, q)?;
+    let mut cond = query_condition_on(ctx, q, db.get_database_backend())?;
     let sort = q.sort.unwrap_or_default();
     let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
     let mut find = lead::Entity::find();

@@ -633,9 +633,14 @@ pub async fn apply_status(
     s: &meta_graph::webhook::MessageStatus,
 ) -> Result<bool, CoreError> {
     let txn = db.begin_with_options(crm_db::write_txn()).await?;
+    // The row is locked (FOR UPDATE on PostgreSQL; SQLite's write transaction
+    // already holds the database lock) so that two status webhooks for the
+    // same message, processed concurrently, cannot overwrite each other's
+    // forward-only status.
     let mut msg = wa_message::Entity::find()
         .filter(wa_message::Column::TenantId.eq(tenant_id))
         .filter(wa_message::Column::Wamid.eq(s.id.as_str()))
+        .lock_exclusive()
         .one(&txn)
         .await?;
     if msg.is_none()
@@ -647,6 +652,7 @@ pub async fn apply_status(
     {
         msg = wa_message::Entity::find_by_id(mid)
             .filter(wa_message::Column::TenantId.eq(tenant_id))
+            .lock_exclusive()
             .one(&txn)
             .await?;
     }

@@ -33,7 +33,7 @@ fn crm(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_and_user_commands_script_cleanly() {
     let dir = TempDir(std::env::temp_dir().join(format!("crm-cli-{}", uuid::Uuid::new_v4())));
     std::fs::create_dir_all(&dir.0).unwrap();

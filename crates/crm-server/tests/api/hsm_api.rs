@@ -525,8 +525,10 @@ async fn lead_created_rule_sends_once_and_guards_log_reasons() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let items = r.body["items"].as_array().unwrap();
-    let frequency = items.iter().find(|i| i["lead_id"] == ok.as_str()).unwrap();
-    assert_eq!(frequency["reason"], "frequency_cap");
+    // The lead already messaged for its creation would not get a second one.
+    let handled = items.iter().find(|i| i["lead_id"] == ok.as_str()).unwrap();
+    assert_eq!(handled["reason"], "already_handled", "{handled:?}");
+    assert_eq!(handled["outcome"], "would_skip");
     assert_eq!(
         items.iter().find(|i| i["lead_id"] == out.as_str()).unwrap()["reason"],
         "no_marketing_consent"

@@ -399,6 +399,42 @@ async fn list_filters_search_sorting_pagination_and_export() {
         names(&ceo.get("/api/leads?q=100%25").await),
         Vec::<String>::new()
     );
+    // Two-letter needles (below the trigram index) still match; quotes are
+    // text, not query syntax.
+    assert_eq!(names(&ceo.get("/api/leads?q=ug").await), vec!["Hugo"]);
+    assert_eq!(
+        names(&ceo.get("/api/leads?q=%22hugo%22").await),
+        Vec::<String>::new()
+    );
+    // The search index follows renames, contact changes and deletes.
+    let hugo = ids[4].clone();
+    let r = ceo
+        .patch(
+            &format!("/api/leads/{hugo}"),
+            json!({"name": "Hugolino Pérez", "email": "hugo@dominio.test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        names(&ceo.get("/api/leads?q=lino p%C3%A9r").await),
+        vec!["Hugolino Pérez"]
+    );
+    assert_eq!(
+        names(&ceo.get("/api/leads?q=hugo@dom").await),
+        vec!["Hugolino Pérez"]
+    );
+    assert_eq!(
+        names(&ceo.get("/api/leads?q=hugo").await),
+        vec!["Hugolino Pérez"]
+    );
+    let r = ceo
+        .patch(&format!("/api/leads/{hugo}"), json!({"name": "Hugo"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        names(&ceo.get("/api/leads?q=lino").await),
+        Vec::<String>::new()
+    );
     assert_eq!(
         names(
             &ceo.get(

@@ -323,7 +323,7 @@ async fn a_lead_ads_webhook_creates_one_attributed_lead_and_syncs_the_ad_account
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crm_webhooks_replay_requeues_unroutable_events_which_route_once_the_page_is_selected() {
     let app = spawn_meta_app().await;
     let ceo = setup_ceo(&app).await;

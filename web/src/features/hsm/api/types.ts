@@ -52,6 +52,7 @@ export const REASONS = [
   'not_connected',
   'replied',
   'meta_error',
+  'already_handled',
 ] as const;
 
 /** Fields a condition may test (crm-core CONDITION_FIELDS). */
