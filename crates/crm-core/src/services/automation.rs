@@ -1432,12 +1432,25 @@ pub async fn run_send(
         ));
     }
     let (_, phone) = templates::whatsapp_ids(db, run.tenant_id).await?;
-    let wait = messaging::reserve_slot(db, &phone, settings.messages_per_second).await?;
-    if wait > Duration::from_secs(2) {
-        return Ok(RunOutcome::Postpone(
-            now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1)),
-        ));
-    }
+    let wait = match messaging::try_reserve_slot(
+        db,
+        &phone,
+        settings.messages_per_second,
+        Duration::from_secs(2),
+    )
+    .await?
+    {
+        Ok(w) => w,
+        Err(later) => {
+            // Spread the retries so postponed jobs do not come back at once.
+            let jitter = Duration::from_millis(u64::from(run.id.as_u128() as u16 % 1000));
+            return Ok(RunOutcome::Postpone(
+                Utc::now()
+                    + chrono::Duration::from_std(later + jitter)
+                        .unwrap_or(chrono::Duration::seconds(1)),
+            ));
+        }
+    };
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }

@@ -587,3 +587,156 @@ async fn quiet_hours_reschedule_and_unapproved_template_alerts() {
         .unwrap();
     assert_eq!(alerts.len(), 1);
 }
+
+/// The state a worker leaves when it dies right after claiming a run (the
+/// message row is `sending`, the run is `sending`) and before or after Meta's
+/// answer could be recorded.
+async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
+    use crm_db::entity::{automation_rule, wa_message};
+    use sea_orm::{ActiveModelTrait, Set};
+    let rid = h
+        .rule(rule_json(
+            "Crash",
+            template,
+            json!({"type": "opportunity_won"}),
+        ))
+        .await;
+    let rule = automation_rule::Entity::find_by_id(rid)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let spec: RuleSpec = serde_json::from_value(rule.spec.clone()).unwrap();
+    let lead_id = h
+        .lead("Ana Pérez", Some("+5491155550141"), true, None)
+        .await;
+    auto::schedule_run(&h.db, &rule, &spec, lead_id, "crash", Utc::now())
+        .await
+        .unwrap();
+    let run = h.runs(rid).await.remove(0);
+    let mid = Uuid::now_v7();
+    let now = Utc::now();
+    wa_message::ActiveModel {
+        id: Set(mid),
+        tenant_id: Set(h.ctx.tenant_id),
+        lead_id: Set(lead_id),
+        direction: Set("out".into()),
+        wamid: Set(None),
+        kind: Set("template".into()),
+        template_id: Set(None),
+        template_name: Set(Some(template.into())),
+        template_category: Set(Some("UTILITY".into())),
+        body: Set(String::new()),
+        status: Set("sending".into()),
+        sent_at: Set(None),
+        delivered_at: Set(None),
+        read_at: Set(None),
+        failed_at: Set(None),
+        error_code: Set(None),
+        error_message: Set(None),
+        rule_id: Set(Some(rid)),
+        run_id: Set(Some(run.id)),
+        sent_by: Set(None),
+        referral: Set(None),
+        payload: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&h.db)
+    .await
+    .unwrap();
+    let mut am: automation_run::ActiveModel = run.clone().into();
+    am.status = Set("sending".into());
+    am.message_id = Set(Some(mid));
+    let run = am.update(&h.db).await.unwrap();
+    (run, mid)
+}
+
+async fn run_status(h: &H, id: Uuid) -> automation_run::Model {
+    automation_run::Entity::find_by_id(id)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn crash_before_meta_call_is_resent_once_after_the_grace() {
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1500));
+    h.approved("hsm_crash_a", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_crash_a").await;
+    // Within the grace period nothing is sent: Meta might still report it.
+    match auto::run_send(&h.db, &h.env, run.id).await.unwrap() {
+        RunOutcome::Postpone(at) => assert!(at > Utc::now()),
+        o => panic!("expected a postponement, got {o:?}"),
+    }
+    assert!(h.sent().await.is_empty());
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // No status webhook ever named m:<id>: Meta never took it. Sent again,
+    // with the same callback data.
+    let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(matches!(o, RunOutcome::Done), "{o:?}");
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["biz_opaque_callback_data"], format!("m:{mid}"));
+    assert_eq!(sent[0]["to"], "5491155550141");
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+    assert_eq!(r.message_id, Some(mid));
+    // Running the job again (another worker, a retry) sends nothing more.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert_eq!(h.sent().await.len(), 1);
+}
+
+#[tokio::test]
+async fn crash_after_meta_accepted_is_settled_by_the_status_webhook() {
+    use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1500));
+    h.approved("hsm_crash_b", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_crash_b").await;
+    // The dead worker's request reached Meta; its answer was never recorded.
+    let token = meta_connection::access_token_for(&h.db, &h.env.keyring, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let (_, phone) = templates::whatsapp_ids(&h.db, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let components: Vec<SendComponent> = serde_json::from_value(json!([{"type": "body",
+        "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "Acme"}]}]))
+    .unwrap();
+    h.env
+        .graph
+        .as_ref()
+        .unwrap()
+        .session(token)
+        .send_template(
+            &phone,
+            &TemplateMessage {
+                to: Recipient::Phone("5491155550141".into()),
+                name: "hsm_crash_b".into(),
+                language: "es".into(),
+                components,
+                biz_opaque_callback_data: Some(format!("m:{mid}")),
+            },
+        )
+        .await
+        .unwrap();
+    // Past the grace period: the status webhook (matched by the callback
+    // data) has settled the message, so the job sends nothing.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(matches!(o, RunOutcome::Done), "{o:?}");
+    assert_eq!(h.sent().await.len(), 1);
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+    assert!(r.wamid.is_some());
+}

@@ -140,7 +140,10 @@ async fn campaign_survives_sigkill_exactly_once() {
         json!({"messages_per_second": 80, "status_delay_ms": 30, "status_mode": "sent_only"}),
     )
     .await;
-    let log_dir = app.data_dir().join("worker-logs");
+    let log_dir = std::env::var("HSM_HARNESS_LOGS").map_or_else(
+        |_| app.data_dir().join("worker-logs"),
+        std::path::PathBuf::from,
+    );
     std::fs::create_dir_all(&log_dir).unwrap();
     let mut w = Workers {
         db_url: app.database_url.clone(),
@@ -224,7 +227,7 @@ async fn campaign_survives_sigkill_exactly_once() {
     }
 
     // Let the survivors finish: every run leaves the pending states.
-    let deadline = Instant::now() + Duration::from_secs(150);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let statuses = loop {
         let s = runs_by_status(&ceo, &rule_id).await;
         let total: usize = s.values().sum();
