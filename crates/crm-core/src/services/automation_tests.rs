@@ -740,3 +740,62 @@ async fn crash_after_meta_accepted_is_settled_by_the_status_webhook() {
     );
     assert!(r.wamid.is_some());
 }
+
+#[tokio::test]
+async fn actions_tag_and_set_status_and_a_paused_template_is_skipped() {
+    let h = setup().await;
+    let tid = h.approved("hsm_acciones", "UTILITY").await;
+    let mut spec = rule_json("Acciones", "hsm_acciones", json!({"type": "lead_created"}));
+    spec["action"]["add_tag"] = json!("Bienvenida");
+    spec["action"]["set_status"] = json!("contacted");
+    let rid = h.rule(spec.clone()).await;
+    // An unknown status is refused when the rule is saved.
+    let mut bad: RuleSpec = serde_json::from_value(spec).unwrap();
+    bad.action.set_status = Some("ganado".into());
+    let err = auto::create_rule(&h.db, &h.ctx, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("set_status"), "{err}");
+
+    let l = h.lead("Ana", Some("+5491155550151"), true, None).await;
+    h.drain().await;
+    assert_eq!(h.sent().await.len(), 1);
+    let m = lead::Entity::find_by_id(l)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.status, "contacted");
+    assert_eq!(m.tags, json!(["bienvenida"]));
+
+    // Meta pauses the template (quality): the next run is skipped with
+    // template_paused, alerted, and nothing reaches Meta.
+    let t = templates::find(&h.db, h.ctx.tenant_id, tid).await.unwrap();
+    h.control(
+        &format!("/templates/{}/review", t.meta_id),
+        json!({"status": "PAUSED"}),
+    )
+    .await;
+    for _ in 0..100 {
+        if templates::find(&h.db, h.ctx.tenant_id, tid)
+            .await
+            .unwrap()
+            .status
+            == "PAUSED"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let l2 = h.lead("Beto", Some("+5491155550152"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    let r2 = runs.iter().find(|r| r.lead_id == l2).unwrap();
+    assert_eq!(r2.status, "skipped");
+    assert_eq!(r2.reason.as_deref(), Some("template_paused"));
+    assert_eq!(h.sent().await.len(), 1);
+    let alerts = crm_db::entity::audit_log::Entity::find()
+        .filter(crm_db::entity::audit_log::Column::Action.eq("hsm.alert"))
+        .all(&h.db)
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
+}
