@@ -799,3 +799,127 @@ async fn actions_tag_and_set_status_and_a_paused_template_is_skipped() {
         .unwrap();
     assert_eq!(alerts.len(), 1);
 }
+
+#[tokio::test]
+async fn quiet_hours_reschedule_to_local_time_across_dst() {
+    use chrono::DateTime;
+    let h = setup().await;
+    h.approved("hsm_dst", "UTILITY").await;
+    let mut spec = rule_json("DST", "hsm_dst", json!({"type": "lead_created"}));
+    spec["quiet_hours"] = json!({"start": "21:00", "end": "09:00", "timezone": "lead"});
+    let spec: RuleSpec = serde_json::from_value(spec).unwrap();
+    let l = h
+        .lead("Nora", Some("+12125550161"), true, Some("America/New_York"))
+        .await;
+    let m = lead::Entity::find_by_id(l)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    // Saturday 2026-03-07 23:00 EST; clocks spring forward at 02:00, so
+    // 09:00 local next morning is 13:00Z (EDT), not 14:00Z.
+    match auto::decide(&h.db, &spec, &m, at("2026-03-08T04:00:00Z"), None, 0)
+        .await
+        .unwrap()
+    {
+        auto::Decision::Reschedule { at: t } => assert_eq!(t, at("2026-03-08T13:00:00Z")),
+        _ => panic!("expected quiet hours"),
+    }
+    // Autumn: clocks fall back at 02:00 on 2026-11-01; 09:00 EST is 14:00Z.
+    match auto::decide(&h.db, &spec, &m, at("2026-11-01T05:30:00Z"), None, 0)
+        .await
+        .unwrap()
+    {
+        auto::Decision::Reschedule { at: t } => assert_eq!(t, at("2026-11-01T14:00:00Z")),
+        _ => panic!("expected quiet hours"),
+    }
+    // At the rescheduled instant the send goes ahead.
+    assert!(matches!(
+        auto::decide(&h.db, &spec, &m, at("2026-03-08T13:00:00Z"), None, 0)
+            .await
+            .unwrap(),
+        auto::Decision::Send { .. }
+    ));
+}
+
+#[tokio::test]
+async fn meta_errors_permanent_fail_with_code_transient_are_retried() {
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1000));
+    h.approved("hsm_errores", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "Errores",
+            "hsm_errores",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    // Permanent: Meta's code and message are kept; nothing is retried.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 131008, "http_status": 400,
+               "message": "(#131008) Required parameter is missing",
+               "details": "parameter text is required"}),
+    )
+    .await;
+    let a = h.lead("Ana", Some("+5491155550171"), true, None).await;
+    h.drain().await;
+    let ra = h
+        .runs(rid)
+        .await
+        .into_iter()
+        .find(|r| r.lead_id == a)
+        .unwrap();
+    assert_eq!(ra.status, "failed", "{ra:?}");
+    assert_eq!(ra.error_code, Some(131_008));
+    assert!(
+        ra.error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Required parameter is missing"),
+        "{ra:?}"
+    );
+    assert!(h.sent().await.is_empty());
+
+    // Throughput refusal (130429): retried after a wait, then sent.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 130429, "http_status": 400,
+               "message": "(#130429) Rate limit hit"}),
+    )
+    .await;
+    let b = h.lead("Beto", Some("+5491155550172"), true, None).await;
+    h.drain().await;
+    assert!(h.sent().await.is_empty());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.drain().await;
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["to"], "5491155550172");
+
+    // Meta unavailable (code 2, HTTP 503): Meta may or may not have it, so
+    // the engine waits for a status webhook; none comes, so it sends again.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 2, "http_status": 503,
+               "message": "Service temporarily unavailable"}),
+    )
+    .await;
+    let c = h.lead("Carla", Some("+5491155550173"), true, None).await;
+    h.drain().await;
+    assert_eq!(h.sent().await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    h.drain().await;
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["to"], "5491155550173");
+    let runs = h.runs(rid).await;
+    for id in [b, c] {
+        let r = runs.iter().find(|r| r.lead_id == id).unwrap();
+        assert!(
+            ["sent", "delivered", "read"].contains(&r.status.as_str()),
+            "{r:?}"
+        );
+    }
+}
