@@ -99,6 +99,9 @@ impl Worker {
     pub async fn run(self, stop: CancellationToken) {
         let registry = Arc::new(self.registry);
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        // A finished job wakes the loop at once, so a free slot is refilled
+        // without waiting for the next poll.
+        let wake = Arc::new(tokio::sync::Notify::new());
         tracing::info!(worker = %self.id, "worker started");
         crate::routes::hsm::start_scheduler(&self.db).await;
         while !stop.is_cancelled() {
@@ -120,9 +123,11 @@ impl Worker {
                             };
                             let db = self.db.clone();
                             let registry = registry.clone();
+                            let wake = wake.clone();
                             tokio::spawn(async move {
                                 run_one(&db, &registry, j).await;
                                 drop(permit);
+                                wake.notify_one();
                             });
                         }
                     }
@@ -132,6 +137,7 @@ impl Worker {
             if !busy {
                 tokio::select! {
                     _ = stop.cancelled() => break,
+                    _ = wake.notified() => {}
                     _ = tokio::time::sleep(self.poll) => {}
                 }
             }

@@ -283,6 +283,16 @@ async fn check_template_bindings(
     tenant_id: Uuid,
     spec: &RuleSpec,
 ) -> Result<(), CoreError> {
+    if let Some(st) = &spec.action.set_status
+        && super::leads::LeadStatus::parse(st).is_none()
+    {
+        return Err(CoreError::validation(
+            "invalid_status",
+            format!(
+                "set_status must be one of new, contacted, qualified, unqualified, customer, lost (got {st:?})"
+            ),
+        ));
+    }
     let t = wa_template::Entity::find()
         .filter(wa_template::Column::TenantId.eq(tenant_id))
         .filter(wa_template::Column::Name.eq(spec.action.template_name.as_str()))
@@ -1458,12 +1468,25 @@ pub async fn run_send(
         ));
     }
     let (_, phone) = templates::whatsapp_ids(db, run.tenant_id).await?;
-    let wait = messaging::reserve_slot(db, &phone, settings.messages_per_second).await?;
-    if wait > Duration::from_secs(2) {
-        return Ok(RunOutcome::Postpone(
-            now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1)),
-        ));
-    }
+    let wait = match messaging::try_reserve_slot(
+        db,
+        &phone,
+        settings.messages_per_second,
+        Duration::from_secs(2),
+    )
+    .await?
+    {
+        Ok(w) => w,
+        Err(later) => {
+            // Spread the retries so postponed jobs do not come back at once.
+            let jitter = Duration::from_millis(u64::from(run.id.as_u128() as u16 % 1000));
+            return Ok(RunOutcome::Postpone(
+                Utc::now()
+                    + chrono::Duration::from_std(later + jitter)
+                        .unwrap_or(chrono::Duration::seconds(1)),
+            ));
+        }
+    };
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
@@ -1494,6 +1517,9 @@ pub async fn run_send(
         SendOutcome::Sent { .. } => {
             if let Some(tag) = &spec.action.add_tag {
                 add_tag(db, &l, tag).await?;
+            }
+            if let Some(st) = &spec.action.set_status {
+                set_status(db, &l, st, rule.id).await?;
             }
             Ok(RunOutcome::Done)
         }
@@ -1685,6 +1711,36 @@ async fn supersede(
         .filter(wa_message::Column::Status.eq("sending"))
         .exec(db)
         .await?;
+    Ok(())
+}
+
+/// The rule's `set_status` action, after a successful send: a normal lead
+/// update by the system (audited, and its `lead_status_changed` event can
+/// fire other rules).
+async fn set_status(
+    db: &DatabaseConnection,
+    l: &lead::Model,
+    status: &str,
+    rule_id: Uuid,
+) -> Result<(), CoreError> {
+    let Some(st) = super::leads::LeadStatus::parse(status) else {
+        tracing::warn!(rule = %rule_id, "rule has an unknown set_status {status:?}");
+        return Ok(());
+    };
+    if l.status == st.as_str() {
+        return Ok(());
+    }
+    let ctx = TenantCtx {
+        tenant_id: l.tenant_id,
+        user_id: None,
+        token_id: None,
+        role: crate::Role::Admin,
+        ip: None,
+        user_agent: Some(format!("automation rule {rule_id}")),
+    };
+    let patch: super::leads::LeadPatch = serde_json::from_value(json!({"status": st.as_str()}))
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+    super::leads::update(db, &ctx, l.id, &patch).await?;
     Ok(())
 }
 

@@ -587,3 +587,339 @@ async fn quiet_hours_reschedule_and_unapproved_template_alerts() {
         .unwrap();
     assert_eq!(alerts.len(), 1);
 }
+
+/// The state a worker leaves when it dies right after claiming a run (the
+/// message row is `sending`, the run is `sending`) and before or after Meta's
+/// answer could be recorded.
+async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
+    use crm_db::entity::{automation_rule, wa_message};
+    use sea_orm::{ActiveModelTrait, Set};
+    let rid = h
+        .rule(rule_json(
+            "Crash",
+            template,
+            json!({"type": "opportunity_won"}),
+        ))
+        .await;
+    let rule = automation_rule::Entity::find_by_id(rid)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let spec: RuleSpec = serde_json::from_value(rule.spec.clone()).unwrap();
+    let lead_id = h
+        .lead("Ana Pérez", Some("+5491155550141"), true, None)
+        .await;
+    auto::schedule_run(&h.db, &rule, &spec, lead_id, "crash", Utc::now())
+        .await
+        .unwrap();
+    let run = h.runs(rid).await.remove(0);
+    let mid = Uuid::now_v7();
+    let now = Utc::now();
+    wa_message::ActiveModel {
+        id: Set(mid),
+        tenant_id: Set(h.ctx.tenant_id),
+        lead_id: Set(lead_id),
+        direction: Set("out".into()),
+        wamid: Set(None),
+        kind: Set("template".into()),
+        template_id: Set(None),
+        template_name: Set(Some(template.into())),
+        template_category: Set(Some("UTILITY".into())),
+        body: Set(String::new()),
+        status: Set("sending".into()),
+        sent_at: Set(None),
+        delivered_at: Set(None),
+        read_at: Set(None),
+        failed_at: Set(None),
+        error_code: Set(None),
+        error_message: Set(None),
+        rule_id: Set(Some(rid)),
+        run_id: Set(Some(run.id)),
+        sent_by: Set(None),
+        referral: Set(None),
+        payload: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&h.db)
+    .await
+    .unwrap();
+    let mut am: automation_run::ActiveModel = run.clone().into();
+    am.status = Set("sending".into());
+    am.message_id = Set(Some(mid));
+    let run = am.update(&h.db).await.unwrap();
+    (run, mid)
+}
+
+async fn run_status(h: &H, id: Uuid) -> automation_run::Model {
+    automation_run::Entity::find_by_id(id)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn crash_before_meta_call_is_resent_once_after_the_grace() {
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1500));
+    h.approved("hsm_crash_a", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_crash_a").await;
+    // Within the grace period nothing is sent: Meta might still report it.
+    match auto::run_send(&h.db, &h.env, run.id).await.unwrap() {
+        RunOutcome::Postpone(at) => assert!(at > Utc::now()),
+        o => panic!("expected a postponement, got {o:?}"),
+    }
+    assert!(h.sent().await.is_empty());
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // No status webhook ever named m:<id>: Meta never took it. Sent again,
+    // with the same callback data.
+    let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(matches!(o, RunOutcome::Done), "{o:?}");
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["biz_opaque_callback_data"], format!("m:{mid}"));
+    assert_eq!(sent[0]["to"], "5491155550141");
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+    assert_eq!(r.message_id, Some(mid));
+    // Running the job again (another worker, a retry) sends nothing more.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert_eq!(h.sent().await.len(), 1);
+}
+
+#[tokio::test]
+async fn crash_after_meta_accepted_is_settled_by_the_status_webhook() {
+    use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1500));
+    h.approved("hsm_crash_b", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_crash_b").await;
+    // The dead worker's request reached Meta; its answer was never recorded.
+    let token = meta_connection::access_token_for(&h.db, &h.env.keyring, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let (_, phone) = templates::whatsapp_ids(&h.db, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let components: Vec<SendComponent> = serde_json::from_value(json!([{"type": "body",
+        "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "Acme"}]}]))
+    .unwrap();
+    h.env
+        .graph
+        .as_ref()
+        .unwrap()
+        .session(token)
+        .send_template(
+            &phone,
+            &TemplateMessage {
+                to: Recipient::Phone("5491155550141".into()),
+                name: "hsm_crash_b".into(),
+                language: "es".into(),
+                components,
+                biz_opaque_callback_data: Some(format!("m:{mid}")),
+            },
+        )
+        .await
+        .unwrap();
+    // Past the grace period: the status webhook (matched by the callback
+    // data) has settled the message, so the job sends nothing.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(matches!(o, RunOutcome::Done), "{o:?}");
+    assert_eq!(h.sent().await.len(), 1);
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+    assert!(r.wamid.is_some());
+}
+
+#[tokio::test]
+async fn actions_tag_and_set_status_and_a_paused_template_is_skipped() {
+    let h = setup().await;
+    let tid = h.approved("hsm_acciones", "UTILITY").await;
+    let mut spec = rule_json("Acciones", "hsm_acciones", json!({"type": "lead_created"}));
+    spec["action"]["add_tag"] = json!("Bienvenida");
+    spec["action"]["set_status"] = json!("contacted");
+    let rid = h.rule(spec.clone()).await;
+    // An unknown status is refused when the rule is saved.
+    let mut bad: RuleSpec = serde_json::from_value(spec).unwrap();
+    bad.action.set_status = Some("ganado".into());
+    let err = auto::create_rule(&h.db, &h.ctx, &bad).await.unwrap_err();
+    assert!(err.to_string().contains("set_status"), "{err}");
+
+    let l = h.lead("Ana", Some("+5491155550151"), true, None).await;
+    h.drain().await;
+    assert_eq!(h.sent().await.len(), 1);
+    let m = lead::Entity::find_by_id(l)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.status, "contacted");
+    assert_eq!(m.tags, json!(["bienvenida"]));
+
+    // Meta pauses the template (quality): the next run is skipped with
+    // template_paused, alerted, and nothing reaches Meta.
+    let t = templates::find(&h.db, h.ctx.tenant_id, tid).await.unwrap();
+    h.control(
+        &format!("/templates/{}/review", t.meta_id),
+        json!({"status": "PAUSED"}),
+    )
+    .await;
+    for _ in 0..100 {
+        if templates::find(&h.db, h.ctx.tenant_id, tid)
+            .await
+            .unwrap()
+            .status
+            == "PAUSED"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let l2 = h.lead("Beto", Some("+5491155550152"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    let r2 = runs.iter().find(|r| r.lead_id == l2).unwrap();
+    assert_eq!(r2.status, "skipped");
+    assert_eq!(r2.reason.as_deref(), Some("template_paused"));
+    assert_eq!(h.sent().await.len(), 1);
+    let alerts = crm_db::entity::audit_log::Entity::find()
+        .filter(crm_db::entity::audit_log::Column::Action.eq("hsm.alert"))
+        .all(&h.db)
+        .await
+        .unwrap();
+    assert_eq!(alerts.len(), 1);
+}
+
+#[tokio::test]
+async fn quiet_hours_reschedule_to_local_time_across_dst() {
+    use chrono::DateTime;
+    let h = setup().await;
+    h.approved("hsm_dst", "UTILITY").await;
+    let mut spec = rule_json("DST", "hsm_dst", json!({"type": "lead_created"}));
+    spec["quiet_hours"] = json!({"start": "21:00", "end": "09:00", "timezone": "lead"});
+    let spec: RuleSpec = serde_json::from_value(spec).unwrap();
+    let l = h
+        .lead("Nora", Some("+12125550161"), true, Some("America/New_York"))
+        .await;
+    let m = lead::Entity::find_by_id(l)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    // Saturday 2026-03-07 23:00 EST; clocks spring forward at 02:00, so
+    // 09:00 local next morning is 13:00Z (EDT), not 14:00Z.
+    match auto::decide(&h.db, &spec, &m, at("2026-03-08T04:00:00Z"), None, 0)
+        .await
+        .unwrap()
+    {
+        auto::Decision::Reschedule { at: t } => assert_eq!(t, at("2026-03-08T13:00:00Z")),
+        _ => panic!("expected quiet hours"),
+    }
+    // Autumn: clocks fall back at 02:00 on 2026-11-01; 09:00 EST is 14:00Z.
+    match auto::decide(&h.db, &spec, &m, at("2026-11-01T05:30:00Z"), None, 0)
+        .await
+        .unwrap()
+    {
+        auto::Decision::Reschedule { at: t } => assert_eq!(t, at("2026-11-01T14:00:00Z")),
+        _ => panic!("expected quiet hours"),
+    }
+    // At the rescheduled instant the send goes ahead.
+    assert!(matches!(
+        auto::decide(&h.db, &spec, &m, at("2026-03-08T13:00:00Z"), None, 0)
+            .await
+            .unwrap(),
+        auto::Decision::Send { .. }
+    ));
+}
+
+#[tokio::test]
+async fn meta_errors_permanent_fail_with_code_transient_are_retried() {
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1000));
+    h.approved("hsm_errores", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "Errores",
+            "hsm_errores",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    // Permanent: Meta's code and message are kept; nothing is retried.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 131008, "http_status": 400,
+               "message": "(#131008) Required parameter is missing",
+               "details": "parameter text is required"}),
+    )
+    .await;
+    let a = h.lead("Ana", Some("+5491155550171"), true, None).await;
+    h.drain().await;
+    let ra = h
+        .runs(rid)
+        .await
+        .into_iter()
+        .find(|r| r.lead_id == a)
+        .unwrap();
+    assert_eq!(ra.status, "failed", "{ra:?}");
+    assert_eq!(ra.error_code, Some(131_008));
+    assert!(
+        ra.error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Required parameter is missing"),
+        "{ra:?}"
+    );
+    assert!(h.sent().await.is_empty());
+
+    // Throughput refusal (130429): retried after a wait, then sent.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 130429, "http_status": 400,
+               "message": "(#130429) Rate limit hit"}),
+    )
+    .await;
+    let b = h.lead("Beto", Some("+5491155550172"), true, None).await;
+    h.drain().await;
+    assert!(h.sent().await.is_empty());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.drain().await;
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["to"], "5491155550172");
+
+    // Meta unavailable (code 2, HTTP 503): Meta may or may not have it, so
+    // the engine waits for a status webhook; none comes, so it sends again.
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 2, "http_status": 503,
+               "message": "Service temporarily unavailable"}),
+    )
+    .await;
+    let c = h.lead("Carla", Some("+5491155550173"), true, None).await;
+    h.drain().await;
+    assert_eq!(h.sent().await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    h.drain().await;
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["to"], "5491155550173");
+    let runs = h.runs(rid).await;
+    for id in [b, c] {
+        let r = runs.iter().find(|r| r.lead_id == id).unwrap();
+        assert!(
+            ["sent", "delivered", "read"].contains(&r.status.as_str()),
+            "{r:?}"
+        );
+    }
+}

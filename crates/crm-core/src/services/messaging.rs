@@ -898,6 +898,81 @@ pub async fn reserve_slot(
     ))
 }
 
+/// Like [`reserve_slot`], but takes the slot only if it comes within
+/// `max_wait`. Otherwise nothing is reserved and `Err(d)` says how long until
+/// the backlog is short enough to try again: a job that will be postponed
+/// must not consume a slot, or the reservations run away from the real sends.
+pub async fn try_reserve_slot(
+    conn: &impl ConnectionTrait,
+    phone_number_id: &str,
+    mps: i32,
+    max_wait: Duration,
+) -> Result<Result<Duration, Duration>, CoreError> {
+    let interval_us: i64 =
+        1_000_000 * (1000 + PACING_HEADROOM_PERMILLE) / (1000 * i64::from(mps.max(1)));
+    let now_us = Utc::now().timestamp_micros();
+    let max_us = i64::try_from(max_wait.as_micros()).unwrap_or(i64::MAX / 4);
+    let backend = conn.get_database_backend();
+    let pg = crm_db::is_postgres(conn);
+    let ins = if pg {
+        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES ($1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
+    } else {
+        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES (?1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        ins,
+        [phone_number_id.into()],
+    ))
+    .await?;
+    let upd = if pg {
+        "UPDATE wa_pacing SET next_slot_us = GREATEST(next_slot_us, $1) + $2 \
+         WHERE phone_number_id = $3 AND next_slot_us <= $4 RETURNING next_slot_us"
+    } else {
+        "UPDATE wa_pacing SET next_slot_us = MAX(next_slot_us, ?1) + ?2 \
+         WHERE phone_number_id = ?3 AND next_slot_us <= ?4 RETURNING next_slot_us"
+    };
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            upd,
+            [
+                now_us.into(),
+                interval_us.into(),
+                phone_number_id.into(),
+                (now_us + max_us).into(),
+            ],
+        ))
+        .await?;
+    if let Some(row) = row {
+        let next: i64 = row.try_get("", "next_slot_us")?;
+        let slot = next - interval_us;
+        return Ok(Ok(Duration::from_micros(
+            u64::try_from(slot - now_us).unwrap_or(0),
+        )));
+    }
+    let sel = if pg {
+        "SELECT next_slot_us FROM wa_pacing WHERE phone_number_id = $1"
+    } else {
+        "SELECT next_slot_us FROM wa_pacing WHERE phone_number_id = ?1"
+    };
+    let next: i64 = match conn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sel,
+            [phone_number_id.into()],
+        ))
+        .await?
+    {
+        Some(r) => r.try_get("", "next_slot_us")?,
+        None => now_us,
+    };
+    Ok(Err(Duration::from_micros(
+        u64::try_from(next - now_us - max_us / 2).unwrap_or(0),
+    )
+    .max(Duration::from_millis(100))))
+}
+
 /// When the last outbound message to this lead left (for the pair rate).
 pub async fn last_outbound_at(
     conn: &impl ConnectionTrait,
