@@ -9,6 +9,7 @@
 
 pub mod capi;
 pub mod control;
+pub mod demo;
 pub mod error;
 pub mod fields;
 pub mod graph;
