@@ -198,6 +198,48 @@ describe('crm demo', () => {
     await context.close();
   });
 
+  it('the Marketing Hub shows spend, revenue, ROI and CPL equal to the API', async () => {
+    const { context, page } = await signIn(browser, demo.url, 'marketing@demo.test');
+    // Every stats answer the page itself receives from the API.
+    let last: Record<string, unknown> | null = null;
+    page.on('response', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname === '/api/crm/marketing/stats' && r.status() === 200) {
+        void r.json().then((j: Record<string, unknown>) => {
+          last = j;
+        });
+      }
+    });
+    await page.goto(`${demo.url}/crm/marketing`);
+    await page.locator('[data-testid="marketing-kpis"] [data-metric="spend"]').waitFor();
+    const metrics: [string, string][] = [
+      ['spend', 'marketing_spend'],
+      ['revenue', 'sales_revenue'],
+      ['roi', 'roi_percentage'],
+      ['cpl', 'cpl'],
+    ];
+    // The live simulation keeps changing the numbers: compare what is shown
+    // with the answer it was drawn from.
+    const shown = await eventually('the KPIs to match the API answer', async () => {
+      const api = last;
+      if (!api) return null;
+      const vals: Record<string, number> = {};
+      for (const [metric, field] of metrics) {
+        const v = await page.locator(`[data-testid="marketing-kpis"] [data-metric="${metric}"]`).getAttribute('data-value');
+        if (v === null || v === '' || Number(v) !== api[field]) return null;
+        vals[metric] = Number(v);
+      }
+      return vals;
+    }, 30_000);
+    expect(shown.spend).toBeGreaterThan(0);
+    expect(shown.revenue).toBeGreaterThan(0);
+    expect(shown.cpl).toBeGreaterThan(0);
+    expect(shown.roi).not.toBe(0);
+    await page.waitForTimeout(1000);
+    await screenshot(page, 'demo-08-marketing-hub');
+    await context.close();
+  });
+
   it('a new lead arrives and automation answers it', async () => {
     const { context, page } = await signIn(browser, demo.url, 'ceo@demo.test');
     const before = new Set((await api<{ items: Lead[] }>(page, '/api/leads?limit=100')).body.items.map((l) => l.id));
