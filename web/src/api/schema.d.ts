@@ -1417,6 +1417,12 @@ export interface components {
             /** @description IANA time zone of the ad account (Meta reports in it). */
             timezone?: string | null;
         };
+        /** @description Names of the Meta objects a lead is attributed to, as last synced. */
+        AdNames: {
+            ad?: string | null;
+            adset?: string | null;
+            campaign?: string | null;
+        };
         AdStat: components["schemas"]["Figures"] & {
             adset_id?: string | null;
             creative_body?: string | null;
@@ -1957,6 +1963,11 @@ export interface components {
         };
         /** @description `GET /api/leads/{id}`: the lead with its touch history and opportunities. */
         LeadDetail: {
+            /**
+             * @description Names of the lead's campaign, ad set and ad from the synced ad structure
+             *     (null until the sync has seen them).
+             */
+            ad_names: components["schemas"]["AdNames"];
             lead: components["schemas"]["LeadView"];
             opportunities: components["schemas"]["OpportunityView"][];
             owner_name?: string | null;

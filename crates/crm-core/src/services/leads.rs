@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use crm_db::audit::{self, Actor};
-use crm_db::entity::{lead, lead_tag, lead_touch, tenant, user};
+use crm_db::entity::{lead, lead_tag, lead_touch, meta_ad_object, tenant, user};
 use crm_db::outbox;
 use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
@@ -495,6 +495,49 @@ pub struct LeadDetail {
     /// Every attribution touch, oldest first (the first is the lead's attribution).
     pub touches: Vec<TouchView>,
     pub opportunities: Vec<pipeline::OpportunityView>,
+    /// Names of the lead's campaign, ad set and ad from the synced ad structure
+    /// (null until the sync has seen them).
+    pub ad_names: AdNames,
+}
+
+/// Names of the Meta objects a lead is attributed to, as last synced.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct AdNames {
+    pub campaign: Option<String>,
+    pub adset: Option<String>,
+    pub ad: Option<String>,
+}
+
+async fn ad_names<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    l: &lead::Model,
+) -> Result<AdNames, CoreError> {
+    let ids: Vec<&str> = [&l.meta_campaign_id, &l.meta_adset_id, &l.meta_ad_id]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .collect();
+    if ids.is_empty() {
+        return Ok(AdNames::default());
+    }
+    let objects = meta_ad_object::Entity::find()
+        .filter(meta_ad_object::Column::TenantId.eq(tenant_id))
+        .filter(meta_ad_object::Column::ExternalId.is_in(ids))
+        .all(conn)
+        .await?;
+    let name_of = |level: &str, id: &Option<String>| {
+        id.as_deref().and_then(|id| {
+            objects
+                .iter()
+                .find(|o| o.level == level && o.external_id == id)
+                .map(|o| o.name.clone())
+        })
+    };
+    Ok(AdNames {
+        campaign: name_of("campaign", &l.meta_campaign_id),
+        adset: name_of("adset", &l.meta_adset_id),
+        ad: name_of("ad", &l.meta_ad_id),
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -1164,6 +1207,24 @@ async fn merge_into(
     Ok(after)
 }
 
+/// A completed sale makes its lead a customer (unless it already is one): the
+/// status change gets its timeline entry, audit row and `lead_status_changed`
+/// event in the caller's transaction, like any other status change.
+pub(crate) async fn mark_customer(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    lead: &lead::Model,
+) -> Result<(), CoreError> {
+    if lead.status == LeadStatus::Customer.as_str() {
+        return Ok(());
+    }
+    let mut am: lead::ActiveModel = lead.clone().into();
+    am.status = Set(LeadStatus::Customer.as_str().to_owned());
+    am.updated_at = Set(Utc::now());
+    let after = am.update(txn).await?;
+    after_update(txn, actor, lead, &after, &["status"], "sale").await
+}
+
 /// Writes the timeline entries, audit row and events of a lead update.
 async fn after_update(
     txn: &DatabaseTransaction,
@@ -1508,9 +1569,11 @@ pub async fn get(
             .map(|u| u.name),
         None => None,
     };
+    let ad_names = ad_names(db, ctx.tenant_id, &l).await?;
     Ok(LeadDetail {
         lead: l.into(),
         owner_name,
+        ad_names,
         touches: touches.into_iter().map(TouchView::from).collect(),
         opportunities,
     })

@@ -303,6 +303,9 @@ pub async fn create(
     .await?;
     let v = SaleView::from(m);
     let actor = ctx.actor();
+    if status == SaleStatus::Completed {
+        super::leads::mark_customer(&txn, &actor, &l).await?;
+    }
     timeline::write(
         &txn,
         &actor,
@@ -419,6 +422,9 @@ pub async fn update(
             .await?
             .ok_or(CoreError::NotFound("opportunity"))?;
         let l = lead_of(&txn, ctx.tenant_id, m.lead_id).await?;
+        if v.status == SaleStatus::Completed {
+            super::leads::mark_customer(&txn, &actor, &l).await?;
+        }
         let mut payload = event(&v, &o, &l);
         if let Some(obj) = payload.as_object_mut() {
             obj.insert("from_status".into(), json!(before));

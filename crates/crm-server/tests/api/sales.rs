@@ -214,6 +214,11 @@ async fn pending_sales_complete_and_bad_input_is_refused() {
         .await;
     let sale = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(r.body["paid_at"], Value::Null);
+    // A pending sale does not make the lead a customer yet.
+    assert_eq!(
+        ceo.get(&format!("/api/leads/{lead}")).await.body["lead"]["status"],
+        "new"
+    );
     let r = ceo
         .post(&format!("/api/sales/{sale}/refunds"), json!({}))
         .await;
@@ -231,6 +236,27 @@ async fn pending_sales_complete_and_bad_input_is_refused() {
     assert_eq!(t, vec!["sale_recorded", "sale_status_changed"]);
     assert_eq!(evs[1].payload["from_status"], "pending");
     assert_eq!(evs[1].payload["sale"]["status"], "completed");
+    // Completing it does, with the status change on the lead's timeline and
+    // its own lead_status_changed event.
+    assert_eq!(
+        ceo.get(&format!("/api/leads/{lead}")).await.body["lead"]["status"],
+        "customer"
+    );
+    let tl = ceo.get(&format!("/api/leads/{lead}/timeline")).await;
+    let items = tl.body["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["kind"] == "status_changed" && i["payload"]["to"] == "customer"),
+        "{:?}",
+        tl.body
+    );
+    let lead_events = events(&app, &lead).await;
+    assert!(
+        lead_events
+            .iter()
+            .any(|e| e.event_type == "lead_status_changed" && e.payload["to"] == "customer")
+    );
     // Marketing reads sales but cannot record them.
     add_user(&ceo, "m@acme.test", "marketing").await;
     let m = logged_in(&app, "m@acme.test").await;

@@ -213,6 +213,40 @@ async fn a_lead_ads_webhook_creates_one_attributed_lead_and_syncs_the_ad_account
             .is_some()
     );
 
+    // The lead page names the campaign and ad from the synced structure.
+    let lead_id = query(
+        &db,
+        &format!("SELECT id FROM leads WHERE meta_lead_id = '{leadgen_id}'"),
+    )
+    .await[0]
+        .try_get::<uuid::Uuid>("", "id")
+        .unwrap();
+    let detail = ceo.get(&format!("/api/leads/{lead_id}")).await;
+    let camp = ceo
+        .get(&format!(
+            "/api/crm/marketing/campaigns/{}",
+            detail.body["lead"]["meta_campaign_id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(camp.body["campaign"]["name"].is_string(), "{:?}", camp.body);
+    assert_eq!(
+        detail.body["ad_names"]["campaign"],
+        camp.body["campaign"]["name"]
+    );
+    let ad_row = camp.body["ads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == ad)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        detail.body["ad_names"]["ad"], ad_row["name"],
+        "{:?}",
+        camp.body
+    );
+    assert!(detail.body["ad_names"]["ad"].is_string());
+
     // Selecting the Page also started the reconcile job, which backfilled
     // the form's existing leads (webhooks Meta sent before we listened).
     eventually("the reconcile backfill", || async {

@@ -25,14 +25,27 @@ export function safeUrl(url: string | null | undefined): string | null {
   }
 }
 
-function Row({ label, value, mono }: { label: string; value: string | null | undefined; mono?: boolean }) {
+function Row({ label, value, mono, name }: { label: string; value: string | null | undefined; mono?: boolean; name?: string | null }) {
   if (!value) return null;
   return (
     <>
       <dt>{label}</dt>
-      <dd className={mono ? 'mono' : undefined}>{value}</dd>
+      {name ? (
+        <dd>
+          {name} <span className="mono small muted">{value}</span>
+        </dd>
+      ) : (
+        <dd className={mono ? 'mono' : undefined}>{value}</dd>
+      )}
     </>
   );
+}
+
+/** Names of the lead's campaign, ad set and ad, as last synced from Meta. */
+export interface AdNames {
+  campaign?: string | null;
+  adset?: string | null;
+  ad?: string | null;
 }
 
 function str(details: unknown, key: string): string | null {
@@ -58,7 +71,7 @@ function TouchLine({ touch, locale, timeZone }: { touch: Touch; locale: string; 
 }
 
 /** The lead's attribution: where it came from (first touch, permanent) and later touches. */
-export function AdContextCard({ lead, touches, timeZone }: { lead: Lead; touches: Touch[]; timeZone: string }) {
+export function AdContextCard({ lead, touches, timeZone, names }: { lead: Lead; touches: Touch[]; timeZone: string; names?: AdNames }) {
   const { t, i18n } = useTranslation('leads');
   const kind = attributionKind(lead);
   const link = safeUrl(lead.meta_source_url);
@@ -93,9 +106,9 @@ export function AdContextCard({ lead, touches, timeZone }: { lead: Lead; touches
       <dl className="facts ad-facts">
         <Row label={t('leads:ad.source')} value={t(`source.${lead.lead_source}`)} />
         <Row label={t('leads:ad.channel')} value={t(`channel.${lead.channel}`)} />
-        <Row label={t('leads:ad.campaign')} value={lead.meta_campaign_id} mono />
-        <Row label={t('leads:ad.adset')} value={lead.meta_adset_id} mono />
-        <Row label={t('leads:ad.ad')} value={lead.meta_ad_id} mono />
+        <Row label={t('leads:ad.campaign')} value={lead.meta_campaign_id} name={names?.campaign} mono />
+        <Row label={t('leads:ad.adset')} value={lead.meta_adset_id} name={names?.adset} mono />
+        <Row label={t('leads:ad.ad')} value={lead.meta_ad_id} name={names?.ad} mono />
         <Row label={t('leads:ad.leadgen')} value={lead.meta_lead_id} mono />
         <Row label={t('leads:ad.form')} value={lead.meta_form_id} mono />
         {(kind === 'ctwa' || lead.ctwa_clid) && <Row label={t('leads:ad.ctwaClid')} value={lead.ctwa_clid ? t('leads:ad.present') : t('leads:ad.absent')} />}

@@ -203,7 +203,7 @@ function LeadView({ detail }: { detail: LeadDetail }) {
             )}
           </Card>
 
-          <AdContextCard lead={lead} touches={detail.touches} timeZone={tz} />
+          <AdContextCard lead={lead} touches={detail.touches} timeZone={tz} names={detail.ad_names} />
 
           <LeadMessagingSlot lead={lead} timeZone={tz} />
         </div>
