@@ -39,7 +39,8 @@ export async function startServer(timeoutMs = 60_000): Promise<RunningServer> {
   const child: ChildProcess = spawn(bin, ['serve'], {
     env: {
       ...process.env,
-      DATABASE_URL: `sqlite://${dataDir}/e2e.db?mode=rwc`,
+      // CRM_E2E_DATABASE_URL runs the server on another database (e.g. a fresh PostgreSQL one).
+      DATABASE_URL: process.env.CRM_E2E_DATABASE_URL ?? `sqlite://${dataDir}/e2e.db?mode=rwc`,
       CRM_LISTEN: '127.0.0.1:0',
       CRM_DATA_DIR: dataDir,
       NO_COLOR: '1',

@@ -6,6 +6,7 @@ pub mod entity;
 pub mod jobs;
 pub mod migration;
 pub mod outbox;
+pub mod rollups;
 pub mod testing;
 
 use std::path::Path;
@@ -74,8 +75,17 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     Ok(Database::connect(opts).await?)
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. When none is pending nothing is written:
+/// admin commands (`crm webhooks replay`, `crm user create`, …) run against
+/// a SQLite file that a live server is writing to, and the migrator's
+/// bookkeeping would otherwise contend for the write lock for no reason.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if Migrator::get_pending_migrations_read_only(db)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
     Migrator::up(db, None).await
 }
 

@@ -25,6 +25,7 @@ pub async fn emit(
     payload: Value,
 ) -> Result<Uuid, DbErr> {
     let id = crate::new_id();
+    let lead = crate::rollups::lead_of_event(aggregate_type, aggregate_id, &payload);
     outbox::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
@@ -37,6 +38,11 @@ pub async fn emit(
     }
     .insert(conn)
     .await?;
+    // Lead, opportunity and sale events move Marketing Hub numbers: mark the
+    // lead for the rollups in this same transaction.
+    if let Some(lead) = lead {
+        crate::rollups::mark_leads(conn, tenant_id, &[lead]).await?;
+    }
     Ok(id)
 }
 

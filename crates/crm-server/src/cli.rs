@@ -70,6 +70,9 @@ pub enum Command {
     /// in-process, a "Demo Ventas" tenant connected to it, and new leads and
     /// WhatsApp chats arriving every few seconds.
     Demo(Box<crate::demo::DemoArgs>),
+    /// Marketing Hub rollups (rebuild from raw data).
+    #[command(subcommand)]
+    Rollups(crate::marketing_cli::RollupsCmd),
 }
 
 #[derive(Debug, Args)]
@@ -275,9 +278,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::server::shutdown_signal().await;
                 s.cancel();
             });
-            crate::worker::Worker::new(db, crate::worker::registry(meta_env))
-                .run(stop)
-                .await;
+            let mut worker = crate::worker::Worker::new(db, crate::worker::registry(meta_env));
+            worker.lease = std::time::Duration::from_secs(args.job_lease_secs.max(1));
+            worker.concurrency = args.worker_concurrency.max(1);
+            worker.run(stop).await;
         }
         Command::Migrate(args) => {
             db(&args).await?;
@@ -375,6 +379,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(c) => crate::leads_cli::run_import(c).await?,
         Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
         Command::Demo(a) => crate::demo::run(*a).await?,
+        Command::Rollups(c) => crate::marketing_cli::run_rollups(c).await?,
     }
     Ok(())
 }

@@ -137,6 +137,12 @@ pub struct MetaArgs {
     /// Facebook Login for Business configuration id (replaces the scope list in the dialog).
     #[arg(long, env = "CRM_META_CONFIG_ID")]
     pub meta_config_id: Option<String>,
+    /// HSM automation: seconds a sent template may stay unconfirmed (no answer recorded after a
+    /// crash or timeout, and no status webhook for its `biz_opaque_callback_data`) before the
+    /// engine concludes Meta never took it and sends it again. Must exceed your longest expected
+    /// webhook delay: a status that arrives later than this can mean a second message.
+    #[arg(long, env = "CRM_HSM_RECONCILE_SECS", default_value_t = 900)]
+    pub hsm_reconcile_secs: u64,
     /// Run the local Meta sandbox in-process and talk to it instead of Meta (development, demo, e2e).
     #[arg(long, env = "CRM_META_SANDBOX", default_value_t = false)]
     pub meta_sandbox: bool,
@@ -185,6 +191,13 @@ pub struct WorkerArgs {
     /// Public base URL of the server (for links the worker builds).
     #[arg(long, env = "CRM_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
     pub public_url: String,
+    /// Seconds a claimed job stays leased to this worker; a job whose worker died is taken over
+    /// by another worker after this (handlers are idempotent).
+    #[arg(long, env = "CRM_JOB_LEASE_SECS", default_value_t = 300)]
+    pub job_lease_secs: u64,
+    /// Jobs run at the same time by this worker.
+    #[arg(long, env = "CRM_WORKER_CONCURRENCY", default_value_t = 8)]
+    pub worker_concurrency: usize,
     #[command(flatten)]
     pub meta: MetaArgs,
     #[command(flatten)]

@@ -44,6 +44,15 @@ pub enum BenchCmd {
     /// with filters and search. Prints median and p95 with ratios to a
     /// baseline measured in the same run.
     Leads(BenchLeadsArgs),
+    /// Seed a Marketing Hub world (leads, opportunities, sales, campaigns ×
+    /// days × ads of insights), build the rollups, then time `stats` and
+    /// `campaigns` through the HTTP server against a trivial authenticated
+    /// endpoint and against a scan of the raw tables.
+    Marketing(crate::marketing_cli::BenchMarketingArgs),
+    /// Send N templates through the automation engine to the in-process Meta
+    /// sandbox at its per-number cap; prints the achieved rate, per-second
+    /// median/p95, 130429 refusals and a same-process baseline.
+    HsmSend(crate::hsm_bench::BenchHsmSendArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +186,7 @@ fn generate_csv(n: usize) -> String {
     s
 }
 
-fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
+pub(crate) fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let median = ms(samples[samples.len() / 2]);
@@ -187,7 +196,9 @@ fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     (median, p95)
 }
 
-async fn fresh_db(url: Option<&str>) -> anyhow::Result<(String, Option<(String, String)>)> {
+pub(crate) async fn fresh_db(
+    url: Option<&str>,
+) -> anyhow::Result<(String, Option<(String, String)>)> {
     match url {
         Some(u) if u.starts_with("postgres") => {
             let name = format!("crm_bench_{}", uuid::Uuid::new_v4().simple());
@@ -210,7 +221,11 @@ async fn fresh_db(url: Option<&str>) -> anyhow::Result<(String, Option<(String, 
 }
 
 pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
-    let BenchCmd::Leads(a) = cmd;
+    let a = match cmd {
+        BenchCmd::Leads(a) => a,
+        BenchCmd::Marketing(m) => return crate::marketing_cli::run_bench(m).await,
+        BenchCmd::HsmSend(a) => return crate::hsm_bench::run(a).await,
+    };
     let (url, drop_after) = fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {
         "postgresql"

@@ -57,6 +57,9 @@ pub fn build_env(
             .filter(|s| !s.is_empty())
             .collect()
     };
+    crm_core::services::automation::set_reconcile_after(std::time::Duration::from_secs(
+        args.hsm_reconcile_secs.max(1),
+    ));
     let (app_id, secret, graph_url, dialog_url) = match sandbox {
         Some(t) => (
             Some(t.app_id.clone()),

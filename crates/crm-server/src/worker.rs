@@ -79,6 +79,8 @@ pub struct Worker {
     pub id: String,
     pub concurrency: usize,
     pub poll: Duration,
+    /// How long a claimed job stays leased to this worker.
+    pub lease: Duration,
 }
 
 impl Worker {
@@ -89,6 +91,7 @@ impl Worker {
             id: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             concurrency: 8,
             poll: Duration::from_millis(250),
+            lease: Duration::from_secs(300),
         }
     }
 
@@ -108,7 +111,7 @@ impl Worker {
             }
             let free = permits.available_permits() as u64;
             if free > 0 {
-                match jobs::claim(&self.db, &self.id, free, Duration::from_secs(300)).await {
+                match jobs::claim(&self.db, &self.id, free, self.lease).await {
                     Ok(claimed) => {
                         busy |= !claimed.is_empty();
                         for j in claimed {

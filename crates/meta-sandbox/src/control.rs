@@ -91,9 +91,9 @@ async fn set_config_inner(app: &App, b: Bytes) -> GResult<Value> {
         rt.status_delay_ms = x;
     }
     if let Some(m) = v.get("status_mode").and_then(|x| x.as_str()) {
-        if !matches!(m, "ordered" | "shuffled" | "duplicate") {
+        if !matches!(m, "ordered" | "shuffled" | "duplicate" | "sent_only") {
             return Err(GraphError::param(
-                "status_mode must be ordered, shuffled or duplicate",
+                "status_mode must be ordered, shuffled, duplicate or sent_only",
             ));
         }
         rt.status_mode = m.to_string();

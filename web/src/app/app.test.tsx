@@ -68,7 +68,7 @@ describe('app shell', () => {
     const links = sidebar()
       .getAllByRole('link')
       .map((a) => a.textContent);
-    expect(links).toEqual(['Inicio', 'Leads', 'Importar leads', 'Pipeline', 'Equipo', 'Auditoría', 'General', 'Tokens de API', 'Meta']);
+    expect(links).toEqual(['Inicio', 'Leads', 'Importar leads', 'Pipeline', 'Marketing Hub', 'Automatización HSM', 'Equipo', 'Auditoría', 'General', 'Tokens de API', 'Meta']);
   });
 
   it('hides team and audit from a seller and refuses the page if opened directly', async () => {

@@ -6,6 +6,8 @@ import { settingsFeature } from '../features/settings';
 import { metaFeature } from '../features/meta';
 import { leadsFeature } from '../features/leads';
 import { pipelineFeature } from '../features/pipeline';
+import { marketingFeature } from '../features/marketing';
+import { hsmFeature } from '../features/hsm';
 
 /**
  * Every feature of the app, in sidebar order. Adding a feature (leads,
@@ -13,7 +15,7 @@ import { pipelineFeature } from '../features/pipeline';
  * the authenticated layout and its nav items appear when the session has the
  * permission they name.
  */
-export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
+export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, marketingFeature, hsmFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
 
 export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);
 

@@ -831,6 +831,10 @@ pub async fn update_tenant(
     }
     am.updated_at = Set(Utc::now());
     let t = am.update(&txn).await?;
+    if changed.contains_key("currency") || changed.contains_key("timezone") {
+        // Days and conversions of every Marketing Hub number move.
+        crm_db::rollups::mark_all(&txn, t.id).await?;
+    }
     audit::record(
         &txn,
         &ctx.actor(),

@@ -13,6 +13,7 @@
 //!   `biz_opaque_callback_data`, settles it).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,10 +25,10 @@ use crm_db::entity::{
 };
 use crm_db::jobs::{self, NewJob};
 use crm_db::outbox;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -1283,13 +1284,23 @@ pub async fn run_send(
     let Some(run) = automation_run::Entity::find_by_id(run_id).one(db).await? else {
         return Ok(RunOutcome::Done);
     };
-    // At most once: a run already handed to Meta (or finished) is never sent again.
-    if !matches!(
+    // A run handed to Meta whose answer never got recorded (crash, timeout):
+    // settled by what Meta reported back, or handed over again only when
+    // Meta certainly never took it (see `reconcile`).
+    let resend = if run.status == "sending" {
+        match reconcile(db, &run).await? {
+            Reconcile::Outcome(o) => return Ok(o),
+            Reconcile::Resend(m) => Some(*m),
+        }
+    } else if matches!(
         run.status.as_str(),
         "queued" | "scheduled" | "rescheduled" | "paused"
     ) {
+        None
+    } else {
+        // Finished: never sent again.
         return Ok(RunOutcome::Done);
-    }
+    };
     let now = Utc::now();
     let settings = messaging::settings_of(db, run.tenant_id).await?;
     if settings.paused_reason.is_some() || meta_connection::meta_paused(db, run.tenant_id).await? {
@@ -1355,8 +1366,20 @@ pub async fn run_send(
         },
         None => None,
     };
-    let sent = sent_in_window(db, run.tenant_id, l.id, spec.frequency_cap.as_ref(), now).await?;
+    let mut sent =
+        sent_in_window(db, run.tenant_id, l.id, spec.frequency_cap.as_ref(), now).await?;
+    if resend.is_some() {
+        // The unconfirmed run counts itself.
+        sent = sent.saturating_sub(1);
+    }
     let decision = decide(db, &spec, &l, now, occurrence_at, sent).await?;
+    if let Some(m) = &resend
+        && !matches!(decision, Decision::Send { .. })
+    {
+        // Not handed over again after all: the unconfirmed message is
+        // closed so nothing waits on it.
+        supersede(db, m, "not re-sent: the guards no longer allow it").await?;
+    }
     let (template, values, rendered, recipient) = match decision {
         Decision::Skip {
             reason: why,
@@ -1398,7 +1421,8 @@ pub async fn run_send(
         } => (template, values, rendered, recipient),
     };
     // Pair rate: one message per ~6 s to the same person.
-    if let Some(last) = messaging::last_outbound_at(db, run.tenant_id, l.id).await?
+    if resend.is_none()
+        && let Some(last) = messaging::last_outbound_at(db, run.tenant_id, l.id).await?
         && let Ok(gap) = (now - last).to_std()
         && gap < messaging::PAIR_INTERVAL
     {
@@ -1429,7 +1453,13 @@ pub async fn run_send(
         run_id: Some(run.id),
         sent_by: None,
     };
-    let outcome = messaging::send_prepared(db, env, &phone, &p).await?;
+    let outcome = match &resend {
+        Some(m) => {
+            tracing::info!(run = %run.id, message = %m.id, "re-sending an unconfirmed automation message");
+            messaging::resend_unconfirmed(db, env, &phone, &p, m).await?
+        }
+        None => messaging::send_prepared(db, env, &phone, &p).await?,
+    };
     let fresh = automation_run::Entity::find_by_id(run.id)
         .one(db)
         .await?
@@ -1441,7 +1471,11 @@ pub async fn run_send(
             }
             Ok(RunOutcome::Done)
         }
-        SendOutcome::Unknown { .. } | SendOutcome::AlreadyClaimed => Ok(RunOutcome::Done),
+        // Meta may have it, or another worker holds the run: look again once
+        // a status webhook had time to arrive.
+        SendOutcome::Unknown { .. } | SendOutcome::AlreadyClaimed => Ok(RunOutcome::Postpone(
+            Utc::now() + chrono::Duration::from_std(reconcile_after()).unwrap_or_default(),
+        )),
         SendOutcome::Failed { code, message, .. } => {
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
             let mut am: automation_run::ActiveModel = fresh.clone().into();
@@ -1495,6 +1529,137 @@ pub async fn run_send(
             ))
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Engine: reconciling unconfirmed sends (exactly once)
+
+static RECONCILE_AFTER_MS: AtomicU64 = AtomicU64::new(15 * 60 * 1000);
+
+/// How long a `sending` message may stay unconfirmed (no answer recorded, no
+/// status webhook) before the engine concludes Meta never took it and hands
+/// it over again. Process-wide; set from `CRM_HSM_RECONCILE_SECS`.
+pub fn set_reconcile_after(d: Duration) {
+    RECONCILE_AFTER_MS.store(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1),
+        Ordering::Relaxed,
+    );
+}
+
+pub fn reconcile_after() -> Duration {
+    Duration::from_millis(RECONCILE_AFTER_MS.load(Ordering::Relaxed))
+}
+
+enum Reconcile {
+    Outcome(RunOutcome),
+    Resend(Box<wa_message::Model>),
+}
+
+/// Decides what to do with a run left `sending`.
+///
+/// Meta's Cloud API has no idempotency key and no way to look a message up
+/// by our id, so the only evidence that Meta accepted a send is what it
+/// reports back: the synchronous answer (lost if we crashed) or a status
+/// webhook carrying our `biz_opaque_callback_data` (`m:<message id>`),
+/// which Meta sends for every accepted message (`sent`, or `failed`).
+///
+/// - The message row moved past `sending` (a status webhook applied):
+///   the run is settled, nothing to send.
+/// - A webhook that names the message is in the inbox but not applied
+///   yet: wait for the inbox.
+/// - Neither, and the message was handed over more than
+///   [`reconcile_after`] ago: Meta never took it; hand it over again (one
+///   reconciler wins a compare-and-set on the row).
+/// - Otherwise: look again when the grace period ends.
+async fn reconcile(
+    db: &DatabaseConnection,
+    run: &automation_run::Model,
+) -> Result<Reconcile, CoreError> {
+    let now = Utc::now();
+    let Some(mid) = run.message_id else {
+        return Ok(Reconcile::Outcome(RunOutcome::Done));
+    };
+    let Some(m) = wa_message::Entity::find_by_id(mid).one(db).await? else {
+        // The pending row was dropped (nothing reached Meta): start clean.
+        automation_run::Entity::update_many()
+            .col_expr(automation_run::Column::Status, Expr::value("scheduled"))
+            .col_expr(
+                automation_run::Column::MessageId,
+                Expr::value(Option::<Uuid>::None),
+            )
+            .filter(automation_run::Column::Id.eq(run.id))
+            .filter(automation_run::Column::Status.eq("sending"))
+            .exec(db)
+            .await?;
+        return Ok(Reconcile::Outcome(RunOutcome::Postpone(now)));
+    };
+    if m.status != "sending" {
+        // Meta answered (by webhook); make sure the run says so too.
+        if m.status == "superseded" {
+            return Ok(Reconcile::Outcome(RunOutcome::Done));
+        }
+        automation_run::Entity::update_many()
+            .col_expr(
+                automation_run::Column::Status,
+                Expr::value(m.status.clone()),
+            )
+            .col_expr(automation_run::Column::Wamid, Expr::value(m.wamid.clone()))
+            .col_expr(automation_run::Column::UpdatedAt, Expr::value(now))
+            .filter(automation_run::Column::Id.eq(run.id))
+            .filter(automation_run::Column::Status.eq("sending"))
+            .exec(db)
+            .await?;
+        return Ok(Reconcile::Outcome(RunOutcome::Done));
+    }
+    let grace = chrono::Duration::from_std(reconcile_after()).unwrap_or_default();
+    let due = m.updated_at + grace;
+    if now < due {
+        return Ok(Reconcile::Outcome(RunOutcome::Postpone(due)));
+    }
+    if inbox_mentions(db, mid).await? {
+        return Ok(Reconcile::Outcome(RunOutcome::Postpone(
+            now + chrono::Duration::seconds(2),
+        )));
+    }
+    Ok(Reconcile::Resend(Box::new(m)))
+}
+
+/// Whether any stored webhook (applied or not) names this message in its
+/// `biz_opaque_callback_data`.
+async fn inbox_mentions(db: &DatabaseConnection, message_id: Uuid) -> Result<bool, CoreError> {
+    let backend = db.get_database_backend();
+    let sql = if crm_db::is_postgres(db) {
+        "SELECT 1 AS hit FROM webhook_inbox WHERE field = 'messages' \
+         AND CAST(payload AS TEXT) LIKE $1 LIMIT 1"
+    } else {
+        "SELECT 1 AS hit FROM webhook_inbox WHERE field = 'messages' \
+         AND CAST(payload AS TEXT) LIKE ?1 LIMIT 1"
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [format!("%m:{message_id}%").into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Closes an unconfirmed message that will not be handed over again.
+async fn supersede(
+    db: &DatabaseConnection,
+    m: &wa_message::Model,
+    why: &str,
+) -> Result<(), CoreError> {
+    wa_message::Entity::update_many()
+        .col_expr(wa_message::Column::Status, Expr::value("superseded"))
+        .col_expr(wa_message::Column::ErrorMessage, Expr::value(why))
+        .col_expr(wa_message::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(wa_message::Column::Id.eq(m.id))
+        .filter(wa_message::Column::Status.eq("sending"))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 async fn add_tag(db: &DatabaseConnection, l: &lead::Model, tag: &str) -> Result<(), CoreError> {

@@ -161,6 +161,7 @@ pub async fn put(
     let reporting = reporting_currency(&txn, ctx.tenant_id).await?;
     let v = check(input, &reporting)?;
     upsert(&txn, ctx.tenant_id, &v).await?;
+    super::rollups::mark_fx_change(&txn, ctx.tenant_id, &v.from, v.day).await?;
     let m = find_one(&txn, ctx.tenant_id, &v).await?;
     crm_db::audit::record(
         &txn,
@@ -242,6 +243,7 @@ pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Resul
         .await?
         .ok_or(CoreError::NotFound("fx rate"))?;
     fx_rate::Entity::delete_by_id(m.id).exec(&txn).await?;
+    super::rollups::mark_fx_change(&txn, ctx.tenant_id, &m.from_currency, m.day).await?;
     crm_db::audit::record(
         &txn,
         &ctx.actor(),
@@ -310,6 +312,7 @@ pub async fn import_csv(
             other => other,
         })?;
         upsert(&txn, ctx.tenant_id, &v).await?;
+        super::rollups::mark_fx_change(&txn, ctx.tenant_id, &v.from, v.day).await?;
         n += 1;
     }
     crm_db::audit::record(

@@ -620,6 +620,7 @@ async fn flush(
     let mut tag_rows = vec![];
     let mut activity_rows = vec![];
     let mut event_rows = vec![];
+    let mut new_ids: Vec<uuid::Uuid> = vec![];
     for r in rows {
         if r.keys.iter().any(|k| seen.contains(k)) {
             report.duplicates += 1;
@@ -661,6 +662,7 @@ async fn flush(
             created_at: Set(now),
             dispatched_at: Set(None),
         });
+        new_ids.push(m.id);
         let am: lead::ActiveModel = m.into();
         lead_rows.push(am);
     }
@@ -679,6 +681,7 @@ async fn flush(
         outbox_entity::Entity::insert_many(event_rows)
             .exec(&txn)
             .await?;
+        crm_db::rollups::mark_leads(&txn, ctx.tenant_id, &new_ids).await?;
         audit::record(
             &txn,
             &actor,

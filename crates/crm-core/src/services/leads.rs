@@ -1499,7 +1499,7 @@ async fn find_or_create_once(
         txn.commit().await?;
         return Ok((out.into(), false));
     }
-    let p = prepare(
+    let mut p = prepare(
         &tenant,
         contact.name.as_deref(),
         c,
@@ -1512,6 +1512,15 @@ async fn find_or_create_once(
         (LeadSource::Other, Channel::Api),
         None,
     )?;
+    // A Lead Ads lead (webhook, backfill or reconcile) was created when the
+    // person submitted the form: Meta's created_time, not when we fetched it,
+    // so a late backfill lands in the right day of the cohort.
+    if touch_in.meta_lead_id.is_some()
+        && let Some(at) = touch_in.occurred_at
+        && at <= p.model.created_at
+    {
+        p.model.created_at = at;
+    }
     let m = insert_prepared(&txn, actor, p, "contact_match").await?;
     txn.commit().await?;
     Ok((m.into(), true))

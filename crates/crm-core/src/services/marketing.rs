@@ -7,23 +7,25 @@
 //! tenant's reporting currency at the FX rate of its date; a missing rate is
 //! reported as a warning with the unconverted amounts, never guessed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use crm_db::entity::{
-    fx_rate, lead, meta_ad_object, meta_insights_daily, meta_sync_state, opportunity,
-    pipeline_stage, sale, tenant,
+    marketing_daily as daily, marketing_daily_extra as extra, meta_ad_object, meta_sync_state,
+    tenant,
 };
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::rollups;
 use crate::metrics::{self, DateRange, Model};
 use crate::roles::Permission;
 use crate::validate::currency_exponent;
@@ -321,93 +323,6 @@ pub struct RoiBreakdown {
 }
 
 // ---------------------------------------------------------------------------
-// The engine
-
-/// Converts money to the reporting currency and collects what it cannot.
-pub struct Converter {
-    target: String,
-    target_exp: u32,
-    rates: HashMap<(String, NaiveDate), i64>,
-    missing: BTreeMap<String, std::collections::BTreeSet<NaiveDate>>,
-    unconverted: BTreeMap<String, i64>,
-}
-
-impl Converter {
-    pub async fn load(
-        conn: &impl ConnectionTrait,
-        tenant_id: Uuid,
-        target: &str,
-    ) -> Result<Self, sea_orm::DbErr> {
-        let rows = fx_rate::Entity::find()
-            .filter(fx_rate::Column::TenantId.eq(tenant_id))
-            .filter(fx_rate::Column::ToCurrency.eq(target))
-            .all(conn)
-            .await?;
-        Ok(Self {
-            target: target.to_owned(),
-            target_exp: currency_exponent(target).unwrap_or(2),
-            rates: rows
-                .into_iter()
-                .map(|r| ((r.from_currency, r.day), r.rate_e9))
-                .collect(),
-            missing: BTreeMap::new(),
-            unconverted: BTreeMap::new(),
-        })
-    }
-
-    /// Minor units in the reporting currency, or `None` (recorded) when no
-    /// rate exists for that currency on that day.
-    pub fn convert(&mut self, amount: i64, currency: &str, day: NaiveDate) -> Option<i64> {
-        if currency == self.target {
-            return Some(amount);
-        }
-        if amount == 0 {
-            return Some(0);
-        }
-        match self.rates.get(&(currency.to_owned(), day)) {
-            Some(rate) => Some(metrics::convert(
-                amount,
-                currency_exponent(currency).unwrap_or(2),
-                self.target_exp,
-                *rate,
-            )),
-            None => {
-                self.missing
-                    .entry(currency.to_owned())
-                    .or_default()
-                    .insert(day);
-                *self.unconverted.entry(currency.to_owned()).or_default() += amount;
-                None
-            }
-        }
-    }
-
-    pub fn warnings(&self) -> Vec<Warning> {
-        self.missing
-            .iter()
-            .map(|(cur, days)| Warning {
-                code: "missing_fx_rate".into(),
-                message: format!(
-                    "no {cur}→{} rate for {} day(s); those amounts are left out of the totals",
-                    self.target,
-                    days.len()
-                ),
-                details: json!({"from": cur, "to": self.target, "dates": days}),
-            })
-            .collect()
-    }
-
-    pub fn unconverted(&self) -> Vec<CurrencyAmount> {
-        self.unconverted
-            .iter()
-            .map(|(c, a)| CurrencyAmount {
-                currency: c.clone(),
-                amount: metrics::major(*a, currency_exponent(c).unwrap_or(2)),
-            })
-            .collect()
-    }
-}
-
 /// Additive counters of one row, money in reporting-currency minor units.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Acc {
@@ -463,7 +378,62 @@ impl Acc {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The engine: reads only the rollups (`services::rollups`), never raw leads,
+// opportunities or sales.
+
+/// Warnings and unconverted amounts collected while reading rollups.
+pub struct Notes {
+    target: String,
+    missing: BTreeMap<String, BTreeSet<NaiveDate>>,
+    unconverted: BTreeMap<String, i64>,
+}
+
+impl Notes {
+    fn new(target: &str) -> Self {
+        Self {
+            target: target.to_owned(),
+            missing: BTreeMap::new(),
+            unconverted: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, currency: &str, day: NaiveDate, amount: i64) {
+        self.missing
+            .entry(currency.to_owned())
+            .or_default()
+            .insert(day);
+        *self.unconverted.entry(currency.to_owned()).or_default() += amount;
+    }
+
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.missing
+            .iter()
+            .map(|(cur, days)| Warning {
+                code: "missing_fx_rate".into(),
+                message: format!(
+                    "no {cur}→{} rate for {} day(s); those amounts are left out of the totals",
+                    self.target,
+                    days.len()
+                ),
+                details: json!({"from": cur, "to": self.target, "dates": days}),
+            })
+            .collect()
+    }
+
+    pub fn unconverted(&self) -> Vec<CurrencyAmount> {
+        self.unconverted
+            .iter()
+            .map(|(c, a)| CurrencyAmount {
+                currency: c.clone(),
+                amount: metrics::major(*a, currency_exponent(c).unwrap_or(2)),
+            })
+            .collect()
+    }
+}
+
 /// Everything computed for one period.
+#[derive(Default)]
 pub struct Computed {
     pub total: Acc,
     pub by_campaign: HashMap<String, Acc>,
@@ -472,33 +442,355 @@ pub struct Computed {
     pub by_day: BTreeMap<NaiveDate, Acc>,
 }
 
-type LeadRow = (Uuid, DateTime<Utc>, Option<String>, Option<String>, String);
-type OppRow = (Uuid, Uuid, DateTime<Utc>, Uuid, Option<DateTime<Utc>>);
-type SaleRow = (
-    Uuid,
-    String,
-    String,
-    i64,
-    String,
-    Option<DateTime<Utc>>,
-    DateTime<Utc>,
-);
-type InsightRow = (NaiveDate, String, String, String, i64, i64, i64, i64, i64);
+/// Summed rollup columns of one group.
+#[derive(Debug, Clone, Default, FromQueryResult)]
+struct Sums {
+    key: String,
+    insight_rows: i64,
+    spend: i64,
+    impressions: i64,
+    clicks: i64,
+    meta_leads: i64,
+    messaging: i64,
+    leads: i64,
+    opps_c: i64,
+    won_c: i64,
+    customers_c: i64,
+    revenue_c: i64,
+    opps_a: i64,
+    won_a: i64,
+    revenue_a: i64,
+}
 
+impl From<&daily::Model> for Sums {
+    fn from(r: &daily::Model) -> Self {
+        Sums {
+            key: String::new(),
+            insight_rows: r.insight_rows,
+            spend: r.spend,
+            impressions: r.impressions,
+            clicks: r.clicks,
+            meta_leads: r.meta_leads,
+            messaging: r.messaging,
+            leads: r.leads,
+            opps_c: r.opps_c,
+            won_c: r.won_c,
+            customers_c: r.customers_c,
+            revenue_c: r.revenue_c,
+            opps_a: r.opps_a,
+            won_a: r.won_a,
+            revenue_a: r.revenue_a,
+        }
+    }
+}
+
+impl Sums {
+    /// The row's figures in a model (activity customers come from the
+    /// extras, see [`add_extras`]).
+    fn acc(&self, model: Model) -> Acc {
+        let cohort = model == Model::Cohort;
+        Acc {
+            leads: self.leads,
+            opportunities: if cohort { self.opps_c } else { self.opps_a },
+            won: if cohort { self.won_c } else { self.won_a },
+            customers: if cohort { self.customers_c } else { 0 },
+            revenue: if cohort {
+                self.revenue_c
+            } else {
+                self.revenue_a
+            },
+            spend: self.spend,
+            meta_leads: self.meta_leads,
+            messaging: self.messaging,
+            impressions: self.impressions,
+            clicks: self.clicks,
+        }
+    }
+
+    /// Whether the row counts anything a CRM lead brought.
+    fn has_crm(&self, model: Model) -> bool {
+        let a = self.acc(model);
+        a.leads != 0 || a.opportunities != 0 || a.won != 0 || a.customers != 0 || a.revenue != 0
+    }
+}
+
+const SUM_COLS: [(daily::Column, &str); 14] = [
+    (daily::Column::InsightRows, "insight_rows"),
+    (daily::Column::Spend, "spend"),
+    (daily::Column::Impressions, "impressions"),
+    (daily::Column::Clicks, "clicks"),
+    (daily::Column::MetaLeads, "meta_leads"),
+    (daily::Column::Messaging, "messaging"),
+    (daily::Column::Leads, "leads"),
+    (daily::Column::OppsC, "opps_c"),
+    (daily::Column::WonC, "won_c"),
+    (daily::Column::CustomersC, "customers_c"),
+    (daily::Column::RevenueC, "revenue_c"),
+    (daily::Column::OppsA, "opps_a"),
+    (daily::Column::WonA, "won_a"),
+    (daily::Column::RevenueA, "revenue_a"),
+];
+
+/// A filter on the rollup rows of one level.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Every campaign.
+    Campaigns,
+    /// One campaign.
+    Campaign(&'a str),
+    /// These ads.
+    Ads(&'a [String]),
+}
+
+impl Scope<'_> {
+    fn level(&self) -> &'static str {
+        match self {
+            Scope::Campaigns | Scope::Campaign(_) => rollups::CAMPAIGN,
+            Scope::Ads(_) => rollups::AD,
+        }
+    }
+    fn daily(&self) -> Condition {
+        let c = Condition::all().add(daily::Column::Level.eq(self.level()));
+        match self {
+            Scope::Campaigns => c,
+            Scope::Campaign(id) => c.add(daily::Column::CampaignId.eq(*id)),
+            Scope::Ads(ids) => c.add(daily::Column::AdId.is_in(ids.iter().cloned())),
+        }
+    }
+    fn extra(&self) -> Condition {
+        let c = Condition::all().add(extra::Column::Level.eq(self.level()));
+        match self {
+            Scope::Campaigns => c,
+            Scope::Campaign(id) => c.add(extra::Column::CampaignId.eq(*id)),
+            Scope::Ads(ids) => c.add(extra::Column::AdId.is_in(ids.iter().cloned())),
+        }
+    }
+    fn key_col(&self) -> daily::Column {
+        match self {
+            Scope::Ads(_) => daily::Column::AdId,
+            _ => daily::Column::CampaignId,
+        }
+    }
+}
+
+/// Adds the extras of a level and range: the amounts without an FX rate, and
+/// (activity model, when `group` names the key column) the customers per
+/// group: a lead counts once, on its first sale day in the range, i.e. the
+/// sale day rows whose previous sale day lies before the range.
+#[allow(clippy::too_many_arguments)]
+async fn add_extras(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    cond: Condition,
+    range: DateRange,
+    model: Model,
+    notes: &mut Notes,
+    group: Option<extra::Column>,
+    mut add_customers: impl FnMut(String, i64),
+) -> Result<(), CoreError> {
+    let rev_kind = match model {
+        Model::Cohort => rollups::UNCONV_REV_C,
+        Model::Activity => rollups::UNCONV_REV_A,
+    };
+    let rows = extra::Entity::find()
+        .filter(extra::Column::TenantId.eq(tenant_id))
+        .filter(cond.clone())
+        .filter(extra::Column::Day.gte(range.since))
+        .filter(extra::Column::Day.lte(range.until))
+        .filter(extra::Column::Kind.is_in([rollups::UNCONV_SPEND, rev_kind]))
+        .all(db)
+        .await?;
+    for r in &rows {
+        notes.add(&r.currency, r.ref_day, r.value);
+    }
+    if let (Model::Activity, Some(col)) = (model, group) {
+        let rows: Vec<(String, i64)> = extra::Entity::find()
+            .select_only()
+            .column(col)
+            .column_as(
+                Expr::from(Func::cast_as(
+                    Func::sum(Expr::col(extra::Column::Value)),
+                    "BIGINT",
+                )),
+                "n",
+            )
+            .filter(extra::Column::TenantId.eq(tenant_id))
+            .filter(cond)
+            .filter(extra::Column::Kind.eq(rollups::CUST_A))
+            .filter(extra::Column::Day.gte(range.since))
+            .filter(extra::Column::Day.lte(range.until))
+            .filter(extra::Column::RefDay.lt(range.since))
+            .group_by(col)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (k, n) in rows {
+            add_customers(k, n);
+        }
+    }
+    Ok(())
+}
+
+/// Totals, per channel and per day, from the total-level rows.
+async fn totals(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    range: DateRange,
+    model: Model,
+    notes: &mut Notes,
+) -> Result<Computed, CoreError> {
+    let rows = daily::Entity::find()
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(daily::Column::Level.eq(rollups::TOTAL))
+        .filter(daily::Column::Day.gte(range.since))
+        .filter(daily::Column::Day.lte(range.until))
+        .all(db)
+        .await?;
+    let mut c = Computed::default();
+    for r in &rows {
+        let s = Sums::from(r);
+        let a = s.acc(model);
+        c.total.add(&a);
+        c.by_day.entry(r.day).or_default().add(&a);
+        if s.has_crm(model) {
+            c.by_channel.entry(r.channel.clone()).or_default().add(&a);
+        }
+    }
+    let mut per_channel: HashMap<String, i64> = HashMap::new();
+    let mut all = 0;
+    add_extras(
+        db,
+        tenant_id,
+        Condition::all().add(extra::Column::Level.eq(rollups::TOTAL)),
+        range,
+        model,
+        notes,
+        Some(extra::Column::Channel),
+        |ch, n| {
+            all += n;
+            *per_channel.entry(ch).or_default() += n;
+        },
+    )
+    .await?;
+    c.total.customers += all;
+    for (ch, n) in per_channel {
+        c.by_channel.entry(ch).or_default().customers += n;
+    }
+    Ok(c)
+}
+
+/// Per campaign or per ad figures of a range, summed in the database.
+/// Groups with nothing to show in the model are left out.
+async fn grouped(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    scope: Scope<'_>,
+    range: DateRange,
+    model: Model,
+    notes: &mut Notes,
+) -> Result<HashMap<String, Acc>, CoreError> {
+    let mut q = daily::Entity::find()
+        .select_only()
+        .column_as(scope.key_col(), "key");
+    for (col, name) in SUM_COLS {
+        q = q.column_as(
+            Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT")),
+            name,
+        );
+    }
+    let rows: Vec<Sums> = q
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(scope.daily())
+        .filter(daily::Column::Day.gte(range.since))
+        .filter(daily::Column::Day.lte(range.until))
+        .group_by(scope.key_col())
+        .into_model::<Sums>()
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Acc> = rows
+        .iter()
+        .filter(|s| s.insight_rows > 0 || s.has_crm(model))
+        .map(|s| (s.key.clone(), s.acc(model)))
+        .collect();
+    let col = match scope {
+        Scope::Ads(_) => extra::Column::AdId,
+        _ => extra::Column::CampaignId,
+    };
+    add_extras(
+        db,
+        tenant_id,
+        scope.extra(),
+        range,
+        model,
+        notes,
+        Some(col),
+        |k, n| out.entry(k).or_default().customers += n,
+    )
+    .await?;
+    Ok(out)
+}
+
+/// One campaign's figures per day.
+async fn campaign_days(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    campaign: &str,
+    range: DateRange,
+    model: Model,
+    notes: &mut Notes,
+) -> Result<BTreeMap<NaiveDate, Acc>, CoreError> {
+    let scope = Scope::Campaign(campaign);
+    let rows = daily::Entity::find()
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(scope.daily())
+        .filter(daily::Column::Day.gte(range.since))
+        .filter(daily::Column::Day.lte(range.until))
+        .all(db)
+        .await?;
+    let mut out: BTreeMap<NaiveDate, Acc> = BTreeMap::new();
+    for r in &rows {
+        out.entry(r.day).or_default().add(&Sums::from(r).acc(model));
+    }
+    add_extras(
+        db,
+        tenant_id,
+        scope.extra(),
+        range,
+        model,
+        notes,
+        None,
+        |_, _| {},
+    )
+    .await?;
+    Ok(out)
+}
+
+/// The first day with insights or a Meta-attributed lead.
+async fn first_data_day(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+) -> Result<Option<NaiveDate>, CoreError> {
+    Ok(daily::Entity::find()
+        .select_only()
+        .column(daily::Column::Day)
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(daily::Column::Level.eq(rollups::TOTAL))
+        .filter(
+            Condition::any()
+                .add(daily::Column::InsightRows.gt(0))
+                .add(daily::Column::Leads.gt(0)),
+        )
+        .order_by_asc(daily::Column::Day)
+        .limit(1)
+        .into_tuple::<NaiveDate>()
+        .one(db)
+        .await?)
+}
+
+/// The tenant and its time zone.
 struct Ctx {
     tenant: tenant::Model,
     tz: Tz,
-    /// Meta-attributed leads: id → (created day, campaign key, ad id, channel)
-    leads: HashMap<Uuid, LeadInfo>,
-    won_stages: HashSet<Uuid>,
-}
-
-#[derive(Clone)]
-struct LeadInfo {
-    day: NaiveDate,
-    campaign: String,
-    ad: Option<String>,
-    channel: String,
 }
 
 async fn load_ctx(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Ctx, CoreError> {
@@ -507,247 +799,7 @@ async fn load_ctx(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Ctx, CoreE
         .await?
         .ok_or(CoreError::NotFound("tenant"))?;
     let tz: Tz = tenant.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let ads: HashMap<String, (Option<String>, Option<String>)> = meta_ad_object::Entity::find()
-        .select_only()
-        .columns([
-            meta_ad_object::Column::ExternalId,
-            meta_ad_object::Column::AdsetId,
-            meta_ad_object::Column::CampaignId,
-        ])
-        .filter(meta_ad_object::Column::TenantId.eq(tenant_id))
-        .filter(meta_ad_object::Column::Level.eq("ad"))
-        .into_tuple::<(String, Option<String>, Option<String>)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|(a, s, c)| (a, (s, c)))
-        .collect();
-    let rows: Vec<LeadRow> = lead::Entity::find()
-        .select_only()
-        .columns([
-            lead::Column::Id,
-            lead::Column::CreatedAt,
-            lead::Column::MetaCampaignId,
-            lead::Column::MetaAdId,
-            lead::Column::Channel,
-        ])
-        .filter(lead::Column::TenantId.eq(tenant_id))
-        .filter(lead::Column::LeadSource.eq("META_ADS"))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut leads = HashMap::with_capacity(rows.len());
-    for (id, created, camp, ad, channel) in rows {
-        let campaign = camp
-            .filter(|c| !c.is_empty())
-            .or_else(|| {
-                ad.as_ref()
-                    .and_then(|a| ads.get(a))
-                    .and_then(|(_, c)| c.clone())
-            })
-            .unwrap_or_else(|| UNKNOWN.to_owned());
-        leads.insert(
-            id,
-            LeadInfo {
-                day: created.with_timezone(&tz).date_naive(),
-                campaign,
-                ad,
-                channel,
-            },
-        );
-    }
-    let won_stages = pipeline_stage::Entity::find()
-        .select_only()
-        .column(pipeline_stage::Column::Id)
-        .filter(pipeline_stage::Column::TenantId.eq(tenant_id))
-        .filter(pipeline_stage::Column::Kind.eq("won"))
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(Ctx {
-        tenant,
-        tz,
-        leads,
-        won_stages,
-    })
-}
-
-fn bump(c: &mut Computed, l: &LeadInfo, day: NaiveDate, f: impl Fn(&mut Acc)) {
-    f(&mut c.total);
-    f(c.by_campaign.entry(l.campaign.clone()).or_default());
-    if let Some(ad) = &l.ad {
-        f(c.by_ad.entry(ad.clone()).or_default());
-    }
-    f(c.by_channel.entry(l.channel.clone()).or_default());
-    f(c.by_day.entry(day).or_default());
-}
-
-async fn compute(
-    db: &DatabaseConnection,
-    cx: &Ctx,
-    range: DateRange,
-    model: Model,
-    conv: &mut Converter,
-) -> Result<Computed, CoreError> {
-    let tid = cx.tenant.id;
-    let mut c = Computed {
-        total: Acc::default(),
-        by_campaign: HashMap::new(),
-        by_ad: HashMap::new(),
-        by_channel: HashMap::new(),
-        by_day: BTreeMap::new(),
-    };
-    let in_cohort = |l: &LeadInfo| range.contains(l.day);
-    // Leads (same in both models: created in the period).
-    for l in cx.leads.values().filter(|l| in_cohort(l)) {
-        bump(&mut c, l, l.day, |a| a.leads += 1);
-    }
-    // Opportunities and wins.
-    let opps: Vec<OppRow> = opportunity::Entity::find()
-        .select_only()
-        .columns([
-            opportunity::Column::Id,
-            opportunity::Column::LeadId,
-            opportunity::Column::CreatedAt,
-            opportunity::Column::StageId,
-            opportunity::Column::ClosedAt,
-        ])
-        .filter(opportunity::Column::TenantId.eq(tid))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (_, lead_id, created, stage, closed) in opps {
-        let Some(l) = cx.leads.get(&lead_id) else {
-            continue;
-        };
-        let won = cx.won_stages.contains(&stage);
-        match model {
-            Model::Cohort => {
-                if in_cohort(l) {
-                    bump(&mut c, l, l.day, |a| {
-                        a.opportunities += 1;
-                        if won {
-                            a.won += 1;
-                        }
-                    });
-                }
-            }
-            Model::Activity => {
-                let cd = created.with_timezone(&cx.tz).date_naive();
-                if range.contains(cd) {
-                    bump(&mut c, l, cd, |a| a.opportunities += 1);
-                }
-                if won {
-                    let wd = closed.unwrap_or(created).with_timezone(&cx.tz).date_naive();
-                    if range.contains(wd) {
-                        bump(&mut c, l, wd, |a| a.won += 1);
-                    }
-                }
-            }
-        }
-    }
-    // Sales and refunds.
-    let sales: Vec<SaleRow> = sale::Entity::find()
-        .select_only()
-        .columns([
-            sale::Column::LeadId,
-            sale::Column::Kind,
-            sale::Column::Status,
-            sale::Column::AmountMinor,
-            sale::Column::Currency,
-            sale::Column::PaidAt,
-            sale::Column::CreatedAt,
-        ])
-        .filter(sale::Column::TenantId.eq(tid))
-        .filter(sale::Column::Status.is_in(["completed", "refunded"]))
-        .order_by_asc(sale::Column::CreatedAt)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut customers_seen: HashSet<Uuid> = HashSet::new();
-    for (lead_id, kind, status, amount, currency, paid, created) in sales {
-        let Some(l) = cx.leads.get(&lead_id) else {
-            continue;
-        };
-        let is_refund = kind == "refund";
-        if is_refund && status != "completed" {
-            continue;
-        }
-        let at = paid.unwrap_or(created);
-        let day = at.with_timezone(&cx.tz).date_naive();
-        let counts = match model {
-            Model::Cohort => in_cohort(l),
-            Model::Activity => range.contains(day),
-        };
-        if !counts {
-            continue;
-        }
-        let signed = if is_refund { -amount } else { amount };
-        let bucket_day = match model {
-            Model::Cohort => l.day,
-            Model::Activity => day,
-        };
-        if let Some(v) = conv.convert(signed, &currency, day) {
-            bump(&mut c, l, bucket_day, |a| a.revenue += v);
-        }
-        if !is_refund && customers_seen.insert(lead_id) {
-            bump(&mut c, l, bucket_day, |a| a.customers += 1);
-        }
-    }
-    // Spend and delivery from insights (the ad account's own days).
-    let ins: Vec<InsightRow> = meta_insights_daily::Entity::find()
-        .select_only()
-        .columns([
-            meta_insights_daily::Column::Day,
-            meta_insights_daily::Column::CampaignId,
-            meta_insights_daily::Column::AdId,
-            meta_insights_daily::Column::Currency,
-            meta_insights_daily::Column::SpendMinor,
-            meta_insights_daily::Column::Impressions,
-            meta_insights_daily::Column::Clicks,
-            meta_insights_daily::Column::MetaLeads,
-            meta_insights_daily::Column::MessagingStarted,
-        ])
-        .filter(meta_insights_daily::Column::TenantId.eq(tid))
-        .filter(meta_insights_daily::Column::Day.gte(range.since))
-        .filter(meta_insights_daily::Column::Day.lte(range.until))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (day, campaign, ad, currency, spend, imp, clicks, ml, msg) in ins {
-        let spend_conv = conv.convert(spend, &currency, day).unwrap_or(0);
-        let f = |a: &mut Acc| {
-            a.spend += spend_conv;
-            a.impressions += imp;
-            a.clicks += clicks;
-            a.meta_leads += ml;
-            a.messaging += msg;
-        };
-        f(&mut c.total);
-        f(c.by_campaign.entry(campaign).or_default());
-        f(c.by_ad.entry(ad).or_default());
-        f(c.by_day.entry(day).or_default());
-    }
-    Ok(c)
-}
-
-async fn first_data_day(db: &DatabaseConnection, cx: &Ctx) -> Result<Option<NaiveDate>, CoreError> {
-    let first_spend: Option<NaiveDate> = meta_insights_daily::Entity::find()
-        .select_only()
-        .column(meta_insights_daily::Column::Day)
-        .filter(meta_insights_daily::Column::TenantId.eq(cx.tenant.id))
-        .order_by_asc(meta_insights_daily::Column::Day)
-        .limit(1)
-        .into_tuple::<NaiveDate>()
-        .one(db)
-        .await?;
-    let first_lead = cx.leads.values().map(|l| l.day).min();
-    Ok(match (first_spend, first_lead) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
+    Ok(Ctx { tenant, tz })
 }
 
 async fn sync_states(
@@ -801,9 +853,14 @@ async fn resolve(
 ) -> Result<Resolved, CoreError> {
     ctx.require(Permission::MarketingRead)?;
     let model = Model::parse(model)?;
+    // Read-your-writes: clear pending rollup marks of this tenant first
+    // (usually none; the worker clears them as changes happen).
+    if rollups::is_dirty(db, ctx.tenant_id).await? {
+        rollups::refresh(db, ctx.tenant_id).await?;
+    }
     let cx = load_ctx(db, ctx.tenant_id).await?;
     let today = Utc::now().with_timezone(&cx.tz).date_naive();
-    let first = first_data_day(db, &cx).await?;
+    let first = first_data_day(db, ctx.tenant_id).await?;
     let range = metrics::resolve_period(time_range, since, until, today, first)?;
     Ok(Resolved { cx, range, model })
 }
@@ -844,14 +901,20 @@ pub async fn stats(
     .await?;
     let currency = r.cx.tenant.currency.clone();
     let exp = currency_exponent(&currency).unwrap_or(2);
-    let mut conv = Converter::load(db, ctx.tenant_id, &currency).await?;
-    let cur = compute(db, &r.cx, r.range, r.model, &mut conv).await?;
+    let mut notes = Notes::new(&currency);
+    let cur = totals(db, ctx.tenant_id, r.range, r.model, &mut notes).await?;
     let prev_range = r.range.previous();
-    let mut conv_prev = Converter::load(db, ctx.tenant_id, &currency).await?;
-    let prev = compute(db, &r.cx, prev_range, r.model, &mut conv_prev).await?;
+    let prev = totals(
+        db,
+        ctx.tenant_id,
+        prev_range,
+        r.model,
+        &mut Notes::new(&currency),
+    )
+    .await?;
     let sync = sync_states(db, ctx.tenant_id).await?;
     let f = cur.total.figures(exp);
-    let mut warnings = conv.warnings();
+    let mut warnings = notes.warnings();
     warnings.extend(tz_warnings(&r.cx, &sync));
     let series = r
         .range
@@ -901,10 +964,33 @@ pub async fn stats(
         cpm: f.cpm,
         series,
         warnings,
-        unconverted: conv.unconverted(),
+        unconverted: notes.unconverted(),
         last_synced_at: last_synced(&sync),
         sync,
     })
+}
+
+/// A campaign not (yet) synced is still known when the tenant's leads name
+/// it (Lead Ads, UTM ids), and the unknown-campaign row always is.
+async fn known_campaign(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    id: &str,
+) -> Result<bool, CoreError> {
+    if id == UNKNOWN {
+        return Ok(true);
+    }
+    Ok(daily::Entity::find()
+        .select_only()
+        .column(daily::Column::Day)
+        .filter(daily::Column::TenantId.eq(tenant_id))
+        .filter(daily::Column::Level.eq(rollups::CAMPAIGN))
+        .filter(daily::Column::CampaignId.eq(id))
+        .limit(1)
+        .into_tuple::<NaiveDate>()
+        .one(db)
+        .await?
+        .is_some())
 }
 
 async fn campaign_objects(
@@ -1060,10 +1146,24 @@ pub async fn campaigns(
         };
     let currency = r.cx.tenant.currency.clone();
     let exp = currency_exponent(&currency).unwrap_or(2);
-    let mut conv = Converter::load(db, ctx.tenant_id, &currency).await?;
-    let cur = compute(db, &r.cx, r.range, r.model, &mut conv).await?;
+    let mut notes = Notes::new(&currency);
+    let by_campaign = grouped(
+        db,
+        ctx.tenant_id,
+        Scope::Campaigns,
+        r.range,
+        r.model,
+        &mut notes,
+    )
+    .await?;
+    // Every lead and every insight row has exactly one campaign key, so the
+    // rows add up to the totals by construction.
+    let mut total = Acc::default();
+    for a in by_campaign.values() {
+        total.add(a);
+    }
     let objs = campaign_objects(db, ctx.tenant_id).await?;
-    let mut ids: HashSet<String> = cur.by_campaign.keys().cloned().collect();
+    let mut ids: HashSet<String> = by_campaign.keys().cloned().collect();
     for (id, o) in &objs {
         if o.status == "ACTIVE" || o.status == "PAUSED" {
             ids.insert(id.clone());
@@ -1072,19 +1172,12 @@ pub async fn campaigns(
     let empty = Acc::default();
     let mut items: Vec<CampaignStat> = ids
         .iter()
-        .map(|id| {
-            campaign_row(
-                id,
-                objs.get(id),
-                cur.by_campaign.get(id).unwrap_or(&empty),
-                exp,
-            )
-        })
+        .map(|id| campaign_row(id, objs.get(id), by_campaign.get(id).unwrap_or(&empty), exp))
         .filter(|row| statuses.as_ref().is_none_or(|s| s.contains(&row.status)))
         .collect();
     sort_rows(&mut items, q.sort.as_deref(), q.order.as_deref())?;
     let sync = sync_states(db, ctx.tenant_id).await?;
-    let mut warnings = conv.warnings();
+    let mut warnings = notes.warnings();
     warnings.extend(tz_warnings(&r.cx, &sync));
     audit_read(db, ctx, "campaigns", None, &r).await?;
     Ok(CampaignList {
@@ -1092,9 +1185,9 @@ pub async fn campaigns(
         model: r.model,
         period: r.range.into(),
         items,
-        totals: cur.total.figures(exp),
+        totals: total.figures(exp),
         warnings,
-        unconverted: conv.unconverted(),
+        unconverted: notes.unconverted(),
         last_synced_at: last_synced(&sync),
     })
 }
@@ -1117,15 +1210,23 @@ pub async fn campaign(
     .await?;
     let objs = campaign_objects(db, ctx.tenant_id).await?;
     let obj = objs.get(id);
-    if obj.is_none() && id != UNKNOWN {
+    if obj.is_none() && !known_campaign(db, ctx.tenant_id, id).await? {
         return Err(CoreError::NotFound("campaign"));
     }
     let currency = r.cx.tenant.currency.clone();
     let exp = currency_exponent(&currency).unwrap_or(2);
-    let mut conv = Converter::load(db, ctx.tenant_id, &currency).await?;
-    let cur = compute(db, &r.cx, r.range, r.model, &mut conv).await?;
+    let mut notes = Notes::new(&currency);
+    let by_campaign = grouped(
+        db,
+        ctx.tenant_id,
+        Scope::Campaign(id),
+        r.range,
+        r.model,
+        &mut notes,
+    )
+    .await?;
     let empty = Acc::default();
-    let row = campaign_row(id, obj, cur.by_campaign.get(id).unwrap_or(&empty), exp);
+    let row = campaign_row(id, obj, by_campaign.get(id).unwrap_or(&empty), exp);
     let ad_objs = meta_ad_object::Entity::find()
         .filter(meta_ad_object::Column::TenantId.eq(ctx.tenant_id))
         .filter(meta_ad_object::Column::Level.eq("ad"))
@@ -1133,10 +1234,24 @@ pub async fn campaign(
         .order_by_asc(meta_ad_object::Column::ExternalId)
         .all(db)
         .await?;
+    let ad_ids: Vec<String> = ad_objs.iter().map(|a| a.external_id.clone()).collect();
+    let by_ad = if ad_ids.is_empty() {
+        HashMap::new()
+    } else {
+        grouped(
+            db,
+            ctx.tenant_id,
+            Scope::Ads(&ad_ids),
+            r.range,
+            r.model,
+            &mut Notes::new(&currency),
+        )
+        .await?
+    };
     let ads = ad_objs
         .into_iter()
         .map(|a| AdStat {
-            figures: cur.by_ad.get(&a.external_id).unwrap_or(&empty).figures(exp),
+            figures: by_ad.get(&a.external_id).unwrap_or(&empty).figures(exp),
             id: a.external_id,
             name: a.name,
             status: a.status,
@@ -1168,7 +1283,7 @@ pub async fn campaign(
         campaign: row,
         ads,
         status_history,
-        warnings: conv.warnings(),
+        warnings: notes.warnings(),
         last_synced_at: last_synced(&sync),
     })
 }
@@ -1190,55 +1305,18 @@ pub async fn campaign_insights(
     )
     .await?;
     let objs = campaign_objects(db, ctx.tenant_id).await?;
-    if !objs.contains_key(id) && id != UNKNOWN {
+    if !objs.contains_key(id) && !known_campaign(db, ctx.tenant_id, id).await? {
         return Err(CoreError::NotFound("campaign"));
     }
     let currency = r.cx.tenant.currency.clone();
     let exp = currency_exponent(&currency).unwrap_or(2);
-    let mut conv = Converter::load(db, ctx.tenant_id, &currency).await?;
-    // Per-day figures of this campaign only: compute over a context limited
-    // to its leads.
-    let mut cx = load_ctx(db, ctx.tenant_id).await?;
-    cx.leads.retain(|_, l| l.campaign == id);
-    let mut c = compute(db, &cx, r.range, r.model, &mut conv).await?;
-    // Spend rows of other campaigns were added to by_day too: recompute the
-    // day buckets from this campaign's insights.
-    let ins: Vec<(NaiveDate, String, i64, i64, i64, i64)> = meta_insights_daily::Entity::find()
-        .select_only()
-        .columns([
-            meta_insights_daily::Column::Day,
-            meta_insights_daily::Column::Currency,
-            meta_insights_daily::Column::SpendMinor,
-            meta_insights_daily::Column::Impressions,
-            meta_insights_daily::Column::Clicks,
-            meta_insights_daily::Column::MetaLeads,
-        ])
-        .filter(meta_insights_daily::Column::TenantId.eq(ctx.tenant_id))
-        .filter(meta_insights_daily::Column::CampaignId.eq(id))
-        .filter(meta_insights_daily::Column::Day.gte(r.range.since))
-        .filter(meta_insights_daily::Column::Day.lte(r.range.until))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for a in c.by_day.values_mut() {
-        a.spend = 0;
-        a.impressions = 0;
-        a.clicks = 0;
-        a.meta_leads = 0;
-    }
-    for (day, cur, spend, imp, clicks, ml) in ins {
-        let v = conv.convert(spend, &cur, day).unwrap_or(0);
-        let a = c.by_day.entry(day).or_default();
-        a.spend += v;
-        a.impressions += imp;
-        a.clicks += clicks;
-        a.meta_leads += ml;
-    }
+    let mut notes = Notes::new(&currency);
+    let by_day = campaign_days(db, ctx.tenant_id, id, r.range, r.model, &mut notes).await?;
     let items = r
         .range
         .iter_days()
         .map(|d| {
-            let a = c.by_day.get(&d).cloned().unwrap_or_default();
+            let a = by_day.get(&d).cloned().unwrap_or_default();
             InsightPoint {
                 date: d,
                 spend: metrics::major(a.spend, exp),
@@ -1256,7 +1334,7 @@ pub async fn campaign_insights(
         campaign_id: id.to_owned(),
         period: r.range.into(),
         items,
-        warnings: conv.warnings(),
+        warnings: notes.warnings(),
     })
 }
 
@@ -1277,11 +1355,19 @@ pub async fn roi(
     .await?;
     let currency = r.cx.tenant.currency.clone();
     let exp = currency_exponent(&currency).unwrap_or(2);
-    let mut conv = Converter::load(db, ctx.tenant_id, &currency).await?;
-    let cur = compute(db, &r.cx, r.range, r.model, &mut conv).await?;
+    let mut notes = Notes::new(&currency);
+    let cur = totals(db, ctx.tenant_id, r.range, r.model, &mut notes).await?;
+    let camp = grouped(
+        db,
+        ctx.tenant_id,
+        Scope::Campaigns,
+        r.range,
+        r.model,
+        &mut Notes::new(&currency),
+    )
+    .await?;
     let objs = campaign_objects(db, ctx.tenant_id).await?;
-    let mut by_campaign: Vec<CampaignStat> = cur
-        .by_campaign
+    let mut by_campaign: Vec<CampaignStat> = camp
         .iter()
         .map(|(id, a)| campaign_row(id, objs.get(id), a, exp))
         .collect();
@@ -1330,7 +1416,7 @@ pub async fn roi(
         ],
         by_campaign,
         by_source,
-        warnings: conv.warnings(),
+        warnings: notes.warnings(),
         last_synced_at: last_synced(&sync),
     })
 }

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use crm_db::audit::{self, Actor};
 use crm_db::entity::{automation_run, hsm_setting, lead, wa_message, wa_template};
 use crm_db::outbox;
-use meta_graph::GraphError;
 use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
+use meta_graph::{AccessToken, GraphClient, GraphError};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -841,6 +841,9 @@ pub fn register_webhooks(reg: &mut WebhookRegistry) {
 // ---------------------------------------------------------------------------
 // Pacing
 
+/// Headroom under the configured messages per second (2.5%).
+pub const PACING_HEADROOM_PERMILLE: i64 = 25;
+
 /// Reserves the next send slot of a phone number, shared by every worker
 /// through the database. Returns how long to wait before sending.
 pub async fn reserve_slot(
@@ -848,7 +851,11 @@ pub async fn reserve_slot(
     phone_number_id: &str,
     mps: i32,
 ) -> Result<Duration, CoreError> {
-    let interval_us: i64 = 1_000_000 / i64::from(mps.max(1));
+    // Slots are spaced a little wider than 1/mps: Meta counts arrivals in a
+    // moving second, and network jitter bunches requests, so pacing exactly
+    // at the cap would draw occasional 130429s.
+    let interval_us: i64 =
+        1_000_000 * (1000 + PACING_HEADROOM_PERMILLE) / (1000 * i64::from(mps.max(1)));
     let now_us = Utc::now().timestamp_micros();
     let backend = conn.get_database_backend();
     let pg = crm_db::is_postgres(conn);
@@ -999,6 +1006,10 @@ pub fn prepare(
     Ok((values, rendered, recipient))
 }
 
+/// Sends Meta refused with 130429 (per-number throughput) in this process;
+/// read by `crm bench hsm-send`, which expects none.
+pub static THROTTLED_130429: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The result of a send attempt.
 #[derive(Debug)]
 pub enum SendOutcome {
@@ -1038,8 +1049,34 @@ pub async fn send_prepared(
     phone_number_id: &str,
     p: &Prepared,
 ) -> Result<SendOutcome, CoreError> {
+    send_inner(db, env, phone_number_id, p, None).await
+}
+
+/// Hands an unconfirmed message (`sending`, no status ever came back for its
+/// `biz_opaque_callback_data`) to Meta again, with the same callback data.
+/// Only one caller wins: the row is re-claimed with a compare-and-set on its
+/// `updated_at`, so two workers reconciling the same message cannot both send.
+/// The automation engine decides *when* this is safe (see
+/// `automation::reconcile`).
+pub async fn resend_unconfirmed(
+    db: &DatabaseConnection,
+    env: &MetaEnv,
+    phone_number_id: &str,
+    p: &Prepared,
+    message: &wa_message::Model,
+) -> Result<SendOutcome, CoreError> {
+    send_inner(db, env, phone_number_id, p, Some(message)).await
+}
+
+async fn send_inner(
+    db: &DatabaseConnection,
+    env: &MetaEnv,
+    phone_number_id: &str,
+    p: &Prepared,
+    existing: Option<&wa_message::Model>,
+) -> Result<SendOutcome, CoreError> {
     let now = Utc::now();
-    let message_id = crm_db::new_id();
+    let message_id = existing.map_or_else(crm_db::new_id, |m| m.id);
     let named = p.template.parameter_format.eq_ignore_ascii_case("NAMED");
     let components: Vec<Component> =
         serde_json::from_value(p.template.components.clone()).unwrap_or_default();
@@ -1063,7 +1100,48 @@ pub async fn send_prepared(
         MetaFail::Core(c) => c,
         other => CoreError::Internal(other.to_string()),
     })?;
-    let txn = db.begin_with_options(crm_db::write_txn()).await?;
+    if let Some(m) = existing {
+        // Re-claim the unconfirmed row: exactly one reconciler gets it.
+        let claimed = wa_message::Entity::update_many()
+            .col_expr(wa_message::Column::UpdatedAt, Expr::value(now))
+            .col_expr(wa_message::Column::Body, Expr::value(p.rendered.clone()))
+            .filter(wa_message::Column::Id.eq(m.id))
+            .filter(wa_message::Column::Status.eq("sending"))
+            .filter(wa_message::Column::UpdatedAt.eq(m.updated_at))
+            .exec(db)
+            .await?;
+        if claimed.rows_affected == 0 {
+            return Ok(SendOutcome::AlreadyClaimed);
+        }
+    } else {
+        let txn = db.begin_with_options(crm_db::write_txn()).await?;
+        insert_claim(&txn, p, message_id, now).await?;
+        if let Some(run_id) = p.run_id
+            && !claim_run(&txn, run_id, message_id, p, now).await?
+        {
+            txn.rollback().await?;
+            return Ok(SendOutcome::AlreadyClaimed);
+        }
+        txn.commit().await?;
+    }
+    call_and_record(
+        db,
+        phone_number_id,
+        p,
+        message_id,
+        token,
+        graph,
+        send_components,
+    )
+    .await
+}
+
+async fn insert_claim(
+    txn: &impl ConnectionTrait,
+    p: &Prepared,
+    message_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
     wa_message::ActiveModel {
         id: Set(message_id),
         tenant_id: Set(p.tenant_id),
@@ -1090,12 +1168,22 @@ pub async fn send_prepared(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    if let Some(run_id) = p.run_id {
-        // Claim the run in the same transaction as the message row: only one
-        // worker can move it out of its pending state, and a run that is
-        // `sending` is never handed to Meta again.
+    Ok(())
+}
+
+/// Claims the run in the same transaction as the message row: only one
+/// worker can move it out of its pending state. A `sending` run is handed to
+/// Meta again only through [`resend_unconfirmed`].
+async fn claim_run(
+    txn: &impl ConnectionTrait,
+    run_id: Uuid,
+    message_id: Uuid,
+    p: &Prepared,
+    now: DateTime<Utc>,
+) -> Result<bool, CoreError> {
+    {
         let claimed = automation_run::Entity::update_many()
             .col_expr(automation_run::Column::Status, Expr::value("sending"))
             .col_expr(automation_run::Column::MessageId, Expr::value(message_id))
@@ -1115,15 +1203,21 @@ pub async fn send_prepared(
                 "rescheduled",
                 "paused",
             ]))
-            .exec(&txn)
+            .exec(txn)
             .await?;
-        if claimed.rows_affected == 0 {
-            txn.rollback().await?;
-            return Ok(SendOutcome::AlreadyClaimed);
-        }
+        Ok(claimed.rows_affected > 0)
     }
-    txn.commit().await?;
+}
 
+async fn call_and_record(
+    db: &DatabaseConnection,
+    phone_number_id: &str,
+    p: &Prepared,
+    message_id: Uuid,
+    token: AccessToken,
+    graph: &GraphClient,
+    send_components: Vec<SendComponent>,
+) -> Result<SendOutcome, CoreError> {
     let msg = TemplateMessage {
         to: p.recipient.clone(),
         name: p.template.name.clone(),
@@ -1204,17 +1298,23 @@ pub async fn send_prepared(
                     },
                     None,
                 ),
-                GraphError::WhatsApp { .. } if matches!(e.code(), Some(130_429 | 131_056)) => (
-                    SendOutcome::Retry {
-                        error: e.to_string(),
-                        after: Some(if e.code() == Some(131_056) {
-                            PAIR_INTERVAL
-                        } else {
-                            Duration::from_secs(1)
-                        }),
-                    },
-                    None,
-                ),
+                GraphError::WhatsApp { .. } if matches!(e.code(), Some(130_429 | 131_056)) => {
+                    if e.code() == Some(130_429) {
+                        THROTTLED_130429.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::warn!("Meta refused a send with 130429 (throughput cap)");
+                    }
+                    (
+                        SendOutcome::Retry {
+                            error: e.to_string(),
+                            after: Some(if e.code() == Some(131_056) {
+                                PAIR_INTERVAL
+                            } else {
+                                Duration::from_secs(1)
+                            }),
+                        },
+                        None,
+                    )
+                }
                 GraphError::Transient { .. } => {
                     // Not repeated by the client: Meta may have it. Leave the
                     // row `sending` for the status webhook to settle.

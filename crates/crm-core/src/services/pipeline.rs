@@ -1,12 +1,11 @@
 //! Pipeline stages (per tenant, seeded with defaults on first use),
 //! opportunities with their stage history, and the board.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use crm_db::audit::{self, Actor};
 use crm_db::entity::{lead, opportunity, opportunity_stage_history, pipeline_stage};
 use crm_db::outbox;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -842,6 +841,8 @@ pub async fn delete_opportunity(
         .filter(opportunity::Column::Id.eq(id))
         .exec(&txn)
         .await?;
+    // No outbox event for a deletion: mark the lead for the rollups here.
+    crm_db::rollups::mark_leads(&txn, ctx.tenant_id, &[m.lead_id]).await?;
     audit::record(
         &txn,
         &ctx.actor(),
@@ -1002,31 +1003,39 @@ pub async fn board(
     let mut columns = vec![];
     for s in st {
         let c = cond.clone().add(opportunity::Column::StageId.eq(s.id));
-        let rows = opportunity::Entity::find()
+        // Totals per currency are summed by the database (never across
+        // currencies); only the shown cards are loaded.
+        let sums: Vec<(String, i64, i64, i64)> = opportunity::Entity::find()
+            .select_only()
+            .column(opportunity::Column::Currency)
+            .expr(Expr::cust("CAST(COALESCE(SUM(value_minor), 0) AS BIGINT)"))
+            .expr(Expr::cust(
+                "CAST(COALESCE(SUM(value_minor * probability), 0) AS BIGINT)",
+            ))
+            .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+            .filter(c.clone())
+            .group_by(opportunity::Column::Currency)
+            .order_by_asc(opportunity::Column::Currency)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let count = sums.iter().map(|t| t.3.max(0) as u64).sum();
+        let totals = sums
+            .into_iter()
+            .map(|(currency, v, w, n)| CurrencyTotal {
+                currency,
+                value_minor: v,
+                weighted_minor: w / 100,
+                count: n.max(0) as u64,
+            })
+            .collect();
+        let shown = opportunity::Entity::find()
             .filter(c)
             .order_by_desc(opportunity::Column::UpdatedAt)
             .order_by_desc(opportunity::Column::Id)
+            .limit(limit)
             .all(db)
             .await?;
-        // (sum, weighted sum, count) per currency; never across currencies.
-        let mut per: BTreeMap<String, (i128, i128, u64)> = BTreeMap::new();
-        for r in &rows {
-            let e = per.entry(r.currency.clone()).or_default();
-            e.0 += r.value_minor as i128;
-            e.1 += r.value_minor as i128 * r.probability as i128 / 100;
-            e.2 += 1;
-        }
-        let count = rows.len() as u64;
-        let totals = per
-            .into_iter()
-            .map(|(currency, (v, w, n))| CurrencyTotal {
-                currency,
-                value_minor: i64::try_from(v).unwrap_or(i64::MAX),
-                weighted_minor: i64::try_from(w).unwrap_or(i64::MAX),
-                count: n,
-            })
-            .collect();
-        let shown: Vec<opportunity::Model> = rows.into_iter().take(limit as usize).collect();
         let lead_ids: Vec<Uuid> = shown.iter().map(|o| o.lead_id).collect();
         let names: Vec<(Uuid, String)> = if lead_ids.is_empty() {
             vec![]

@@ -405,6 +405,8 @@ pub async fn update(
     }
     am.updated_at = Set(Utc::now());
     let after = am.update(&txn).await?;
+    // paid_at may move without a status change (no outbox event then).
+    crm_db::rollups::mark_leads(&txn, ctx.tenant_id, &[m.lead_id]).await?;
     let v = SaleView::from(after);
     let actor = ctx.actor();
     if fields.contains(&"status") {

@@ -409,6 +409,8 @@ pub async fn sync_with_session(
         )
         .await?;
     }
+    // Leads whose ad was not known yet may now resolve to a campaign.
+    super::rollups::mark_unknown_campaign_leads(&txn, tenant_id).await?;
     txn.commit().await?;
 
     // Insights: the lookback window every run, then backfill chunks.
@@ -688,6 +690,9 @@ async fn store_window(
     if !batch.is_empty() {
         insert_batch(&txn, batch).await?;
     }
+    // The rollups of every day of the window are recomputed from what was
+    // just stored (restated days included).
+    crm_db::rollups::mark_day_range(&txn, tenant_id, since, until).await?;
     txn.commit().await?;
     Ok(n)
 }

@@ -10,6 +10,7 @@ mod m20261121_000010_crm_core;
 mod m20261121_000020_meta_connection;
 mod m20261121_000030_marketing;
 mod m20261121_000040_hsm;
+mod m20261121_000050_rollups;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000030_marketing::Migration),
             Box::new(m20261121_000040_hsm::Migration),
             Box::new(m20261121_000020_meta_connection::Migration),
+            Box::new(m20261121_000050_rollups::Migration),
         ]
     }
 }

@@ -235,7 +235,9 @@ async fn import_fx(
 }
 
 fn wants_sync(ev: &str) -> bool {
-    ev == "meta_ad_account_selected"
+    // A reconnect (new token after an expiry or a disconnect) restarts the
+    // schedule of every selected ad account by itself.
+    ev == "meta_ad_account_selected" || ev == "meta_connected"
 }
 
 fn wants_reconcile(ev: &str) -> bool {
@@ -246,7 +248,56 @@ const START_SYNC: &str = "marketing.start_sync";
 
 /// Registers the sync and reconcile jobs and the outbox consumers that start
 /// them when an ad account or Lead Ads pages are selected.
+fn wants_rollups(ev: &str) -> bool {
+    ev.starts_with("lead_")
+        || ev.starts_with("opportunity_")
+        || ev.starts_with("sale_")
+        || ev == "marketing_sync_completed"
+}
+
+const ROLLUPS_JOB: &str = "marketing.rollups";
+
+/// Enqueues a sync of every ad account the tenant's connection has selected.
+async fn restart_syncs(db: &sea_orm::DatabaseConnection, tenant: Uuid) -> Result<(), String> {
+    let conn = crm_core::services::meta_connection::connection_for_tenant(db, tenant)
+        .await
+        .map_err(|e| e.to_string())?;
+    for a in conn.map(|c| c.ad_accounts).unwrap_or_default() {
+        sync::enqueue_sync(db, tenant, &a.id, "reconnected")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 pub fn register_jobs(reg: &mut Registry) {
+    // Rollups: every lead, opportunity or sale event (and every finished
+    // sync) clears the tenant's dirty marks, which were written in the same
+    // transaction as the change. Idempotent; a mark left by a concurrent
+    // change is cleared by the next event or read.
+    reg.handle(
+        ROLLUPS_JOB,
+        Arc::new(|db, job| {
+            Box::pin(async move {
+                let Some(tenant) = job.tenant_id else {
+                    return JobOutcome::Fail {
+                        error: "rollups job without a tenant".into(),
+                    };
+                };
+                match crm_core::services::rollups::refresh(&db, tenant).await {
+                    Ok(_) => JobOutcome::Done,
+                    Err(e) => JobOutcome::Retry {
+                        error: e.to_string(),
+                        after: None,
+                    },
+                }
+            })
+        }),
+    );
+    reg.consume(Consumer {
+        job_kind: ROLLUPS_JOB,
+        wants: wants_rollups,
+    });
     let Some(env) = reg.meta.clone() else {
         return;
     };
@@ -290,6 +341,21 @@ pub fn register_jobs(reg: &mut Registry) {
         START_SYNC,
         Arc::new(move |db, job| {
             Box::pin(async move {
+                if job.payload.get("event_type").and_then(|v| v.as_str()) == Some("meta_connected")
+                {
+                    let Some(tenant) = job.tenant_id else {
+                        return JobOutcome::Fail {
+                            error: "event without tenant".into(),
+                        };
+                    };
+                    return match restart_syncs(&db, tenant).await {
+                        Ok(()) => JobOutcome::Done,
+                        Err(e) => JobOutcome::Retry {
+                            error: e,
+                            after: None,
+                        },
+                    };
+                }
                 let (Some(tenant), Some(account)) = (
                     job.tenant_id,
                     job.payload

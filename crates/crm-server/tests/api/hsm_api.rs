@@ -13,8 +13,16 @@ use crate::helpers::*;
 use crate::meta_support::*;
 
 /// CEO signed in, Meta connected, a WABA and its first number selected.
+pub(crate) async fn ready_with(extra: &[&str]) -> (TestApp, Client, String, String) {
+    let app = spawn_app_with(extra).await;
+    ready_on(app).await
+}
+
 async fn ready() -> (TestApp, Client, String, String) {
-    let app = spawn_meta_app().await;
+    ready_on(spawn_meta_app().await).await
+}
+
+async fn ready_on(app: TestApp) -> (TestApp, Client, String, String) {
     let ceo = setup_ceo(&app).await;
     connect_meta(&app, &ceo).await;
     let r = ceo.get("/api/crm/marketing/meta-portfolios").await;
@@ -49,7 +57,7 @@ async fn ready() -> (TestApp, Client, String, String) {
     (app, ceo, waba_id, phone_id)
 }
 
-async fn eventually<F, Fut>(what: &str, mut f: F) -> Value
+pub(crate) async fn eventually<F, Fut>(what: &str, mut f: F) -> Value
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<Value>>,
@@ -64,7 +72,7 @@ where
 }
 
 /// Messages the sandbox accepted for delivery.
-async fn sent_by_sandbox(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn sent_by_sandbox(app: &TestApp) -> Vec<Value> {
     let v: Value = reqwest::get(format!("{}/_sandbox/received/messages", sandbox_url(app)))
         .await
         .unwrap()
@@ -87,7 +95,12 @@ fn welcome_template(name: &str, category: &str) -> Value {
 
 /// Creates a template through the CRM and approves it in the sandbox;
 /// returns the CRM template once the webhook made it APPROVED.
-async fn approved_template(app: &TestApp, ceo: &Client, name: &str, category: &str) -> Value {
+pub(crate) async fn approved_template(
+    app: &TestApp,
+    ceo: &Client,
+    name: &str,
+    category: &str,
+) -> Value {
     let r = ceo
         .post(
             "/api/crm/marketing/hsm/templates",

@@ -27,6 +27,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("/api/crm/marketing/hsm/leads/", "lead"),
     ("/api/crm/marketing/automation/rules/", "rule"),
     ("/api/crm/marketing/fx-rates/", "fx_rate"),
+    ("/api/crm/marketing/campaigns/", "campaign"),
 ];
 
 /// (method, path) operations with a path id that the matrix skips, each with
@@ -52,17 +53,6 @@ pub const NO_FIXTURE: &[(&str, &str, &str)] = &[
         "post",
         "/api/crm/marketing/hsm/templates/{id}/send",
         "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
-    ),
-    (
-        "get",
-        "/api/crm/marketing/campaigns/{id}",
-        "campaigns exist only after a Meta ad sync; stats are scoped to the caller's tenant \
-     (marketing_hub tests cover the unknown-campaign 404); a synced fixture is still to add",
-    ),
-    (
-        "get",
-        "/api/crm/marketing/campaigns/{id}/insights",
-        "campaigns exist only after a Meta ad sync (see campaigns/{id})",
     ),
     (
         "post",
@@ -99,6 +89,12 @@ pub async fn create_fixture(
     marker: &str,
     done: &BTreeMap<&'static str, String>,
 ) -> String {
+    if kind == "campaign" {
+        // The lead fixture is Meta-attributed to campaign `cmp-{marker}`: the
+        // campaign exists in the tenant's numbers before any sync.
+        assert!(done.contains_key("lead"), "the lead fixture comes first");
+        return format!("cmp-{marker}");
+    }
     let r = match kind {
         "lead" => {
             admin

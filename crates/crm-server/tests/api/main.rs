@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod cli;
 mod hsm_api;
+mod hsm_exactly_once;
 mod import;
 mod isolation;
 mod leads;

@@ -52,6 +52,10 @@ export function describeActivity(a: Activity, t: TFunction, locale: string): str
       return t('leads:timeline.kinds.refund', { amount: formatMinor(num(p, 'amount_minor'), field(p, 'currency') || 'USD', locale) });
     case 'sale_status_changed':
       return t('leads:timeline.kinds.sale_status_changed');
+    case 'whatsapp_in':
+      return t('leads:timeline.kinds.whatsapp_in', { body: field(p, 'body') });
+    case 'whatsapp_out':
+      return t('leads:timeline.kinds.whatsapp_out', { template: field(p, 'template') || '—' });
     default:
       return t('leads:timeline.kinds.other', { kind: a.kind });
   }

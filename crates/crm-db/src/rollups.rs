@@ -1,0 +1,131 @@
+//! Dirty marks for the Marketing Hub rollups.
+//!
+//! Every change that can move a Marketing Hub number marks what it touched in
+//! the same transaction: a lead (its facts are recomputed), a day (its rollup
+//! rows are recomputed from the facts and the synced insights), or the whole
+//! tenant. `crm_core::services::rollups` clears the marks idempotently.
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::entity::marketing_rollup_dirty as dirty;
+
+pub const LEAD: &str = "lead";
+pub const DAY: &str = "day";
+pub const ALL: &str = "all";
+
+async fn mark(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    kind: &str,
+    keys: impl IntoIterator<Item = String>,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let rows: Vec<dirty::ActiveModel> = keys
+        .into_iter()
+        .map(|key| dirty::ActiveModel {
+            id: Set(crate::new_id()),
+            tenant_id: Set(tenant_id),
+            kind: Set(kind.to_owned()),
+            key: Set(key),
+            generation: Set(0),
+            created_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        dirty::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    dirty::Column::TenantId,
+                    dirty::Column::Kind,
+                    dirty::Column::Key,
+                ])
+                .value(
+                    dirty::Column::Generation,
+                    Expr::col((dirty::Entity, dirty::Column::Generation)).add(1),
+                )
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks leads whose attribution, opportunities or sales changed.
+pub async fn mark_leads(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    leads: &[Uuid],
+) -> Result<(), DbErr> {
+    mark(conn, tenant_id, LEAD, leads.iter().map(Uuid::to_string)).await
+}
+
+/// Marks days (tenant time zone for CRM facts, the ad account's day for
+/// insights; both are the same calendar key) whose rollups must be rebuilt.
+pub async fn mark_days(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    days: impl IntoIterator<Item = NaiveDate>,
+) -> Result<(), DbErr> {
+    mark(
+        conn,
+        tenant_id,
+        DAY,
+        days.into_iter().map(|d| d.to_string()),
+    )
+    .await
+}
+
+/// Marks every day from `since` to `until` inclusive.
+pub async fn mark_day_range(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    since: NaiveDate,
+    until: NaiveDate,
+) -> Result<(), DbErr> {
+    let days = since.iter_days().take_while(|d| *d <= until);
+    mark_days(conn, tenant_id, days).await
+}
+
+/// Marks the whole tenant (time zone or reporting currency changed).
+pub async fn mark_all(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
+    mark(conn, tenant_id, ALL, [String::new()]).await
+}
+
+/// The lead an outbox event is about, if any: the aggregate itself for lead
+/// events, otherwise the payload's `lead.id` (opportunity and sale events).
+pub fn lead_of_event(aggregate_type: &str, aggregate_id: &str, payload: &Value) -> Option<Uuid> {
+    if aggregate_type == "lead" {
+        return aggregate_id.parse().ok();
+    }
+    payload
+        .get("lead")
+        .and_then(|l| l.get("id"))
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_name_their_lead() {
+        let id = Uuid::now_v7();
+        assert_eq!(lead_of_event("lead", &id.to_string(), &json!({})), Some(id));
+        assert_eq!(
+            lead_of_event("sale", "x", &json!({"lead": {"id": id.to_string()}})),
+            Some(id)
+        );
+        assert_eq!(
+            lead_of_event("wa_template", "x", &json!({"name": "t"})),
+            None
+        );
+    }
+}
