@@ -379,6 +379,16 @@ impl Sandbox {
         ))
     }
 
+    /// Moves the sequence behind generated ids (wamids, leadgen ids, tokens)
+    /// to at least `n`. A sandbox restarted next to a database that kept the
+    /// previous run's ids (`crm demo` on its kept database) passes something
+    /// larger than any earlier run used, e.g. the clock in milliseconds, so
+    /// new ids do not repeat old ones.
+    pub fn advance_ids(&self, n: u64) {
+        let mut st = self.app.lock();
+        st.counter = st.counter.max(n);
+    }
+
     /// Sets the webhook callback URL (no handshake; use the control API for that).
     pub fn set_webhook_url(&self, url: Option<String>) {
         self.app.lock().runtime.webhook_url = url;

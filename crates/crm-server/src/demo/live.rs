@@ -50,24 +50,31 @@ impl Simulation {
                 _ = tokio::time::sleep(self.interval) => {}
             }
             tick += 1;
-            let r = if tick.is_multiple_of(3) && !self.ready.ctwa_ads.is_empty() {
-                self.whatsapp_chat().await
-            } else {
-                self.lead_ads_lead().await
-            };
-            if let Err(e) = r {
-                tracing::warn!("demo: simulated event failed: {e:#}");
-            }
-            if tick % 4 == 2
-                && let Err(e) = self.seller_opens_opportunity().await
-            {
-                tracing::warn!("demo: opening an opportunity failed: {e:#}");
-            }
-            if tick % 5 == 4
-                && let Err(e) = self.seller_wins_deal().await
-            {
-                tracing::warn!("demo: winning a deal failed: {e:#}");
-            }
+            self.tick(tick).await;
+        }
+    }
+
+    /// One step of the simulation: every third step a Click-to-WhatsApp
+    /// chat, otherwise a Lead Ads lead; some steps the seller also opens an
+    /// opportunity or wins a deal. Failures are logged, never fatal.
+    pub async fn tick(&mut self, tick: u64) {
+        let r = if tick.is_multiple_of(3) && !self.ready.ctwa_ads.is_empty() {
+            self.whatsapp_chat().await
+        } else {
+            self.lead_ads_lead().await
+        };
+        if let Err(e) = r {
+            tracing::warn!("demo: simulated event failed: {e:#}");
+        }
+        if tick % 4 == 2
+            && let Err(e) = self.seller_opens_opportunity().await
+        {
+            tracing::warn!("demo: opening an opportunity failed: {e:#}");
+        }
+        if tick % 5 == 4
+            && let Err(e) = self.seller_wins_deal().await
+        {
+            tracing::warn!("demo: winning a deal failed: {e:#}");
         }
     }
 

@@ -8,8 +8,8 @@
 //! Click-to-WhatsApp chats arrive through the signed webhook inbox,
 //! automation answers, delivery statuses tick and sellers win deals.
 
-mod live;
-mod seed;
+pub mod live;
+pub mod seed;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -129,6 +129,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let sandbox = server
         .meta_sandbox()
         .ok_or_else(|| anyhow::anyhow!("the Meta sandbox did not start"))?;
+    // Ids the sandbox hands out (wamids, leadgen ids) must not repeat those
+    // of an earlier run that the kept database still has.
+    sandbox.advance_ids(chrono::Utc::now().timestamp_millis().max(0) as u64);
     let world = Arc::new(sandbox.world().clone());
     let sandbox_url = sandbox.base_url();
     let stop = server.stop_token();
