@@ -66,6 +66,10 @@ pub enum Command {
     /// The Meta webhook inbox (replay failed or unroutable events).
     #[command(subcommand)]
     Webhooks(crate::routes::webhooks::WebhooksCmd),
+    /// The whole loop live: the server on ./data/demo.db with the Meta sandbox
+    /// in-process, a "Demo Ventas" tenant connected to it, and new leads and
+    /// WhatsApp chats arriving every few seconds.
+    Demo(Box<crate::demo::DemoArgs>),
     /// Marketing Hub rollups (rebuild from raw data).
     #[command(subcommand)]
     Rollups(crate::marketing_cli::RollupsCmd),
@@ -374,6 +378,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(c) => crate::routes::webhooks::run_cli(c).await?,
         Command::Import(c) => crate::leads_cli::run_import(c).await?,
         Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
+        Command::Demo(a) => crate::demo::run(*a).await?,
         Command::Rollups(c) => crate::marketing_cli::run_rollups(c).await?,
     }
     Ok(())

@@ -80,6 +80,9 @@ pub struct ServeArgs {
     pub meta: MetaArgs,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// The in-process sandbox's world (set by `crm demo`; default: small).
+    #[arg(skip)]
+    pub sandbox_world: Option<meta_sandbox::WorldSize>,
 }
 
 /// A secret setting: never printed by `Debug`.

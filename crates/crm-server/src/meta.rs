@@ -114,6 +114,7 @@ pub fn build_env(
 pub async fn start_sandbox(
     args: &MetaArgs,
     public_url: &str,
+    world: Option<meta_sandbox::WorldSize>,
 ) -> anyhow::Result<(meta_sandbox::Sandbox, SandboxTarget)> {
     let defaults = meta_sandbox::SandboxConfig::default();
     let app_id = args
@@ -141,6 +142,7 @@ pub async fn start_sandbox(
         )),
         webhook_verify_token: Some(verify),
         enable_control: true,
+        world: world.unwrap_or(defaults.world),
         ..defaults
     })
     .await?;

@@ -53,6 +53,11 @@ impl RunningServer {
     pub fn stop_token(&self) -> CancellationToken {
         self.stop.clone()
     }
+
+    /// The in-process Meta sandbox, when started with `--meta-sandbox`.
+    pub fn meta_sandbox(&self) -> Option<&meta_sandbox::Sandbox> {
+        self.meta_sandbox.as_ref()
+    }
 }
 
 /// Connects, migrates, binds and starts serving. Returns once listening.
@@ -77,7 +82,8 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let public_url = args.public_url(addr);
     let (meta_sandbox, sandbox_target) = if args.meta.meta_sandbox {
-        let (s, t) = crate::meta::start_sandbox(&args.meta, &public_url).await?;
+        let (s, t) =
+            crate::meta::start_sandbox(&args.meta, &public_url, args.sandbox_world).await?;
         (Some(s), Some(t))
     } else {
         (None, None)

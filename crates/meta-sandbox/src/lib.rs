@@ -9,6 +9,7 @@
 
 pub mod capi;
 pub mod control;
+pub mod demo;
 pub mod error;
 pub mod fields;
 pub mod graph;
@@ -376,6 +377,16 @@ impl Sandbox {
             lifetime,
             req.expires_in.is_none(),
         ))
+    }
+
+    /// Moves the sequence behind generated ids (wamids, leadgen ids, tokens)
+    /// to at least `n`. A sandbox restarted next to a database that kept the
+    /// previous run's ids (`crm demo` on its kept database) passes something
+    /// larger than any earlier run used, e.g. the clock in milliseconds, so
+    /// new ids do not repeat old ones.
+    pub fn advance_ids(&self, n: u64) {
+        let mut st = self.app.lock();
+        st.counter = st.counter.max(n);
     }
 
     /// Sets the webhook callback URL (no handshake; use the control API for that).

@@ -2888,6 +2888,11 @@ export interface components {
             timezone?: string;
         };
         SetupStatus: {
+            /**
+             * @description True when Meta is the local sandbox (`--meta-sandbox`, `crm demo`):
+             *     nothing reaches the real Meta, and the UI says so.
+             */
+            meta_sandbox: boolean;
             /** @description True while no user exists: the first-run setup is open. */
             needs_setup: boolean;
         };

@@ -20,6 +20,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SetupStatus {
     /// True while no user exists: the first-run setup is open.
     pub needs_setup: bool,
+    /// True when Meta is the local sandbox (`--meta-sandbox`, `crm demo`):
+    /// nothing reaches the real Meta, and the UI says so.
+    pub meta_sandbox: bool,
 }
 
 /// Whether the first-run setup is still open.
@@ -28,6 +31,7 @@ pub struct SetupStatus {
 async fn status(State(s): State<AppState>) -> ApiResult<ApiJson<SetupStatus>> {
     Ok(ApiJson(SetupStatus {
         needs_setup: accounts::needs_setup(&s.db).await?,
+        meta_sandbox: s.cfg.meta.meta_sandbox,
     }))
 }
 

@@ -21,7 +21,8 @@ export async function fetchSession(): Promise<SessionInfo | null> {
   }
 }
 
-export async function fetchSetupStatus(): Promise<{ needs_setup: boolean }> {
+/** `meta_sandbox`: Meta is the local sandbox (`crm demo`, `--meta-sandbox`). */
+export async function fetchSetupStatus(): Promise<{ needs_setup: boolean; meta_sandbox?: boolean }> {
   return unwrap(api.GET('/api/setup'));
 }
 
@@ -37,7 +38,7 @@ export function useSetupStatus() {
 export function acceptSession(client: QueryClient, info: SessionInfo): void {
   setCsrfToken(info.csrf_token ?? null);
   client.setQueryData(SESSION_KEY, info);
-  client.setQueryData(SETUP_KEY, { needs_setup: false });
+  client.setQueryData(SETUP_KEY, (old: { meta_sandbox?: boolean } | undefined) => ({ ...old, needs_setup: false }));
 }
 
 /** Forget everything cached for the previous user. */

@@ -17,6 +17,7 @@ import {
   useTokenStatus,
   useWhatsAppAccounts,
 } from '../api/meta';
+import { useSetupStatus } from '../../../shared/session';
 import '../i18n';
 import '../meta.css';
 
@@ -115,6 +116,7 @@ function ConnectStep({ metaError, onConnect, busy, error }: { metaError: string 
   const { t } = useTranslation('meta');
   const [token, setToken] = useState('');
   const systemUser = useSystemUserToken();
+  const sandbox = useSetupStatus().data?.meta_sandbox === true;
   const known = metaError && t(`errors.${metaError}`, { defaultValue: '' });
   return (
     <div>
@@ -124,6 +126,11 @@ function ConnectStep({ metaError, onConnect, busy, error }: { metaError: string 
         </div>
       )}
       <p>{t('wizard.connectIntro')}</p>
+      {sandbox && (
+        <p className="meta-banner meta-banner-sandbox" data-testid="meta-wizard-sandbox">
+          {t('wizard.sandboxNote')}
+        </p>
+      )}
       <Button variant="primary" icon={<LogIn size={16} aria-hidden />} loading={busy} onClick={onConnect} data-testid="meta-connect">
         {busy ? t('wizard.redirecting') : t('wizard.connectButton')}
       </Button>

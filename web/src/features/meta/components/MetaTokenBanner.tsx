@@ -1,7 +1,7 @@
 import { Link, useLocation } from 'react-router';
 import { useTranslation } from 'react-i18next';
-import { AlertOctagon, AlertTriangle, PlugZap } from 'lucide-react';
-import { useSession } from '../../../shared/session';
+import { AlertOctagon, AlertTriangle, FlaskConical, PlugZap } from 'lucide-react';
+import { useSession, useSetupStatus } from '../../../shared/session';
 import { useTokenStatus } from '../api/meta';
 import '../i18n';
 import '../meta.css';
@@ -13,6 +13,28 @@ import '../meta.css';
  * on marketing pages. It links straight into reconnecting.
  */
 export function MetaTokenBanner() {
+  return (
+    <>
+      <MetaSandboxNotice />
+      <MetaTokenStatusBanner />
+    </>
+  );
+}
+
+/** Says plainly that Meta is the local sandbox (demo and development). */
+export function MetaSandboxNotice() {
+  const { t } = useTranslation('meta');
+  const { data } = useSetupStatus();
+  if (!data?.meta_sandbox) return null;
+  return (
+    <div className="meta-banner meta-banner-sandbox" role="note" data-testid="meta-sandbox-banner">
+      <FlaskConical size={18} aria-hidden />
+      <span className="meta-banner-text">{t('banner.sandbox')}</span>
+    </div>
+  );
+}
+
+function MetaTokenStatusBanner() {
   const { t } = useTranslation('meta');
   const session = useSession();
   const location = useLocation();
