@@ -1257,6 +1257,59 @@ async fn every_guard_logs_its_reason() {
     auto::run_send(&h.db, &h.env, r.id).await.unwrap();
     assert_eq!(one(rid).await.reason.as_deref(), Some("rule_disabled"));
 
+    // parameter_count_mismatch: the template changed at Meta after the rule
+    // was saved (now three variables); the engine refuses before Meta.
+    h.approved("guardia_b", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "pc",
+            "guardia_b",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    {
+        use crm_db::entity::wa_template;
+        use sea_orm::sea_query::Expr;
+        wa_template::Entity::update_many()
+            .col_expr(
+                wa_template::Column::Components,
+                Expr::value(
+                    json!([{"type": "BODY", "text": "Hola {{1}}, te escribe {{2}} por {{3}}.",
+                    "example": {"body_text": [["Ana", "Acme", "tu pedido"]]}}]),
+                ),
+            )
+            .filter(wa_template::Column::Name.eq("guardia_b"))
+            .exec(&h.db)
+            .await
+            .unwrap();
+    }
+    h.lead("Paco", Some("+5491155550308"), true, None).await;
+    h.drain().await;
+    assert_eq!(
+        one(rid).await.reason.as_deref(),
+        Some("parameter_count_mismatch")
+    );
+    off(rid).await;
+
+    // meta_error: a permanent Meta error fails the run with Meta's code.
+    let rid = h
+        .rule(rule_json("me", "guardia", json!({"type": "lead_created"})))
+        .await;
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 131008, "http_status": 400,
+               "message": "(#131008) Required parameter is missing"}),
+    )
+    .await;
+    h.lead("Meli", Some("+5491155550309"), true, None).await;
+    h.drain().await;
+    let r = one(rid).await;
+    assert_eq!(
+        (r.status.as_str(), r.reason.as_deref(), r.error_code),
+        ("failed", Some("meta_error"), Some(131_008))
+    );
+    off(rid).await;
+
     // token_invalid: Meta refuses the token; the tenant is paused and the
     // next run is paused without calling Meta.
     let rid = h
