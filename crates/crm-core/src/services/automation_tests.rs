@@ -1338,3 +1338,29 @@ async fn every_guard_logs_its_reason() {
     // Only the first capped message ever reached Meta.
     assert_eq!(received(h).await, vec![pair("guardia", "+5491155550304")]);
 }
+
+#[tokio::test]
+async fn a_disconnected_tenant_logs_not_connected() {
+    let h = setup().await;
+    h.approved("desconectado", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "dc",
+            "desconectado",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    meta_connection::disconnect(&h.db, &h.env, &h.ctx)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    h.lead("Vera", Some("+5491155550310"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].reason.as_deref()),
+        ("paused", Some("not_connected"))
+    );
+    assert!(h.sent().await.is_empty());
+}
