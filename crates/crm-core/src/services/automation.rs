@@ -1340,13 +1340,22 @@ pub async fn run_send(
     let now = Utc::now();
     let settings = messaging::settings_of(db, run.tenant_id).await?;
     if settings.paused_reason.is_some() || meta_connection::meta_paused(db, run.tenant_id).await? {
+        // A tenant that never connected Meta (or disconnected it) is not a
+        // broken token: the log says which.
+        let code = if settings.paused_reason.is_none()
+            && meta_connection::meta_not_connected(db, run.tenant_id).await?
+        {
+            reason::NOT_CONNECTED
+        } else {
+            reason::TOKEN_INVALID
+        };
         let why = settings
             .paused_reason
             .clone()
-            .unwrap_or_else(|| reason::TOKEN_INVALID.to_owned());
+            .unwrap_or_else(|| code.to_owned());
         if run.status != "paused" {
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
-            finish_run(&txn, &run, "paused", Some(reason::TOKEN_INVALID), Some(why)).await?;
+            finish_run(&txn, &run, "paused", Some(code), Some(why)).await?;
             txn.commit().await?;
         }
         return Ok(RunOutcome::Postpone(now + chrono::Duration::minutes(5)));

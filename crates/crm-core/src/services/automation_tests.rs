@@ -923,3 +923,444 @@ async fn meta_errors_permanent_fail_with_code_transient_are_retried() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Acceptance: every trigger type fires, every guard logs its reason code.
+
+/// Moves one of `lead`'s timestamps back in time, as if it happened `ago`.
+async fn backdate_lead(h: &H, id: Uuid, col: lead::Column, ago: chrono::Duration) {
+    use sea_orm::sea_query::Expr;
+    lead::Entity::update_many()
+        .col_expr(col, Expr::value(Utc::now() - ago))
+        .filter(lead::Column::Id.eq(id))
+        .exec(&h.db)
+        .await
+        .unwrap();
+}
+
+/// Every message (and activity) of the lead now looks `ago` old.
+async fn backdate_messages(h: &H, id: Uuid, ago: chrono::Duration) {
+    use crm_db::entity::{lead_activity, wa_message};
+    use sea_orm::sea_query::Expr;
+    wa_message::Entity::update_many()
+        .col_expr(wa_message::Column::CreatedAt, Expr::value(Utc::now() - ago))
+        .filter(wa_message::Column::LeadId.eq(id))
+        .exec(&h.db)
+        .await
+        .unwrap();
+    lead_activity::Entity::update_many()
+        .col_expr(lead_activity::Column::At, Expr::value(Utc::now() - ago))
+        .filter(lead_activity::Column::LeadId.eq(id))
+        .exec(&h.db)
+        .await
+        .unwrap();
+}
+
+async fn set_status(h: &H, id: Uuid, status: &str) {
+    leads::update(
+        &h.db,
+        &h.ctx,
+        id,
+        &serde_json::from_value(json!({ "status": status })).unwrap(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+}
+
+/// (template, recipient) of every message the sandbox accepted, sorted.
+async fn received(h: &H) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = h
+        .sent()
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m["template_name"].as_str().unwrap_or_default().to_owned(),
+                m["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn pair(template: &str, phone: &str) -> (String, String) {
+    (
+        template.to_owned(),
+        phone.trim_start_matches('+').to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn every_trigger_type_fires_once_per_occurrence() {
+    use crate::services::pipeline;
+    let h = setup().await;
+    let names = [
+        "trg_creado",
+        "trg_sin_respuesta",
+        "trg_estado",
+        "trg_etapa",
+        "trg_ganado",
+        "trg_fecha",
+        "trg_inactivo",
+    ];
+    for n in names {
+        h.approved(n, "UTILITY").await;
+    }
+    // Leads that exist before any rule (no lead_created message): one for
+    // each trigger but lead_created and no_reply. One message per lead, so
+    // the per-recipient pacing (one message every 6 s) never delays a send.
+    let (p_inactive, p_dated, p_status, p_stage, p_won) = (
+        "+5491155550201",
+        "+5491155550202",
+        "+5491155550204",
+        "+5491155550205",
+        "+5491155550207",
+    );
+    let inactive = h.lead("Ines", Some(p_inactive), true, None).await;
+    let dated = h.lead("Dario", Some(p_dated), true, None).await;
+    let st = h.lead("Sergio", Some(p_status), true, None).await;
+    let stage_lead = h.lead("Olga", Some(p_stage), true, None).await;
+    let won_lead = h.lead("Gabi", Some(p_won), true, None).await;
+    h.drain().await;
+
+    let stages = pipeline::list_stages(&h.db, &h.ctx).await.unwrap().items;
+    let open: Vec<_> = stages
+        .iter()
+        .filter(|s| s.kind == pipeline::StageKind::Open)
+        .collect();
+    let won = stages
+        .iter()
+        .find(|s| s.kind == pipeline::StageKind::Won)
+        .unwrap();
+    let next = open[1];
+    let mut rules = Vec::new();
+    for (tpl, trigger) in [
+        ("trg_creado", json!({"type": "lead_created"})),
+        ("trg_sin_respuesta", json!({"type": "no_reply", "hours": 2})),
+        (
+            "trg_estado",
+            json!({"type": "status_changed", "to": "qualified"}),
+        ),
+        (
+            "trg_etapa",
+            json!({"type": "stage_changed", "to": next.key}),
+        ),
+        ("trg_ganado", json!({"type": "opportunity_won"})),
+        (
+            "trg_fecha",
+            json!({"type": "date_relative", "field": "lead.created_at", "offset_hours": 1}),
+        ),
+        ("trg_inactivo", json!({"type": "inactive", "days": 7})),
+    ] {
+        rules.push(h.rule(rule_json(tpl, tpl, trigger)).await);
+    }
+
+    // Event triggers.
+    let (p_new, p_quiet) = ("+5491155550203", "+5491155550206");
+    h.lead("Ana", Some(p_new), true, None).await;
+    let quiet = h.lead("Quique", Some(p_quiet), true, None).await;
+    set_status(&h, st, "qualified").await;
+    let opp = |lead_id: Uuid, stage_id: Uuid| {
+        let h = &h;
+        async move {
+            pipeline::create_opportunity(
+                &h.db,
+                &h.ctx,
+                &serde_json::from_value(json!({
+                    "lead_id": lead_id, "name": "Plan anual", "value_minor": 100_000,
+                    "stage_id": stage_id
+                }))
+                .unwrap(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap()
+        }
+    };
+    let o = opp(stage_lead, open[0].id).await;
+    pipeline::update_opportunity(
+        &h.db,
+        &h.ctx,
+        o.id,
+        &pipeline::OpportunityPatch {
+            stage_id: Some(next.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+    .unwrap();
+    // Created already won: opportunity_won without a stage change.
+    opp(won_lead, won.id).await;
+    h.drain().await;
+    // The same events again create nothing (unique send key).
+    h.drain().await;
+
+    // Time triggers: the data says the time has passed; the scheduler ticks.
+    backdate_messages(&h, quiet, chrono::Duration::hours(3)).await;
+    backdate_lead(
+        &h,
+        dated,
+        lead::Column::CreatedAt,
+        chrono::Duration::hours(2),
+    )
+    .await;
+    backdate_messages(&h, inactive, chrono::Duration::days(10)).await;
+    backdate_lead(
+        &h,
+        inactive,
+        lead::Column::UpdatedAt,
+        chrono::Duration::days(10),
+    )
+    .await;
+    assert_eq!(auto::tick(&h.db, Utc::now()).await.unwrap(), 3);
+    assert_eq!(auto::tick(&h.db, Utc::now()).await.unwrap(), 0);
+    h.drain().await;
+    assert_eq!(auto::tick(&h.db, Utc::now()).await.unwrap(), 0);
+    h.drain().await;
+
+    let mut want = vec![
+        pair("trg_creado", p_new),
+        pair("trg_creado", p_quiet),
+        pair("trg_estado", p_status),
+        pair("trg_etapa", p_stage),
+        pair("trg_ganado", p_won),
+        pair("trg_sin_respuesta", p_quiet),
+        pair("trg_fecha", p_dated),
+        pair("trg_inactivo", p_inactive),
+    ];
+    want.sort();
+    assert_eq!(received(&h).await, want);
+    // Every run of every rule was sent: nothing skipped, nothing left.
+    for (rid, n) in rules.iter().zip([2, 1, 1, 1, 1, 1, 1]) {
+        let runs = h.runs(*rid).await;
+        assert_eq!(runs.len(), n, "{runs:?}");
+        for r in runs {
+            assert!(
+                ["sent", "delivered", "read"].contains(&r.status.as_str()),
+                "{r:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_guard_logs_its_reason() {
+    let h = &setup().await;
+    h.approved("guardia", "UTILITY").await;
+    let one = |rid: Uuid| async move {
+        let runs = h.runs(rid).await;
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        runs.into_iter().next().unwrap()
+    };
+    let off = |rid: Uuid| async move {
+        auto::toggle_rule(&h.db, &h.ctx, rid, false)
+            .await
+            .map_err(|e| e.to_string())
+            .unwrap();
+    };
+
+    // conditions_not_met: the lead lacks the tag the rule asks for.
+    let mut spec = rule_json("vip", "guardia", json!({"type": "lead_created"}));
+    spec["conditions"] = json!([{"field": "lead.tags", "op": "contains", "value": "vip"}]);
+    let rid = h.rule(spec).await;
+    h.lead("Carla", Some("+5491155550301"), true, None).await;
+    h.drain().await;
+    let r = one(rid).await;
+    assert_eq!(
+        (r.status.as_str(), r.reason.as_deref()),
+        ("skipped", Some("conditions_not_met"))
+    );
+    off(rid).await;
+
+    // template_not_found: no such template synced (and alerted).
+    let rid = h
+        .rule(rule_json(
+            "nf",
+            "no_existe",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    h.lead("Nora", Some("+5491155550302"), true, None).await;
+    h.drain().await;
+    assert_eq!(one(rid).await.reason.as_deref(), Some("template_not_found"));
+    off(rid).await;
+
+    // missing_variable: bound to the lead's email, which it lacks, no fallback.
+    let mut spec = rule_json("mv", "guardia", json!({"type": "lead_created"}));
+    spec["action"]["bindings"]["1"] = json!({"source": "lead.email"});
+    let rid = h.rule(spec).await;
+    h.lead("Mario", Some("+5491155550303"), true, None).await;
+    h.drain().await;
+    assert_eq!(one(rid).await.reason.as_deref(), Some("missing_variable"));
+    off(rid).await;
+
+    // frequency_cap: one automated message per 24 h; the second is skipped.
+    let mut spec = rule_json("cap", "guardia", json!({"type": "status_changed"}));
+    spec["frequency_cap"] = json!({"max": 1, "hours": 24});
+    let rid = h.rule(spec).await;
+    let capped = h.lead("Fede", Some("+5491155550304"), true, None).await;
+    h.drain().await;
+    set_status(h, capped, "contacted").await;
+    h.drain().await;
+    set_status(h, capped, "qualified").await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let mut reasons: Vec<Option<&str>> = runs.iter().map(|r| r.reason.as_deref()).collect();
+    reasons.sort();
+    assert_eq!(reasons, vec![None, Some("frequency_cap")]);
+    assert_eq!(received(h).await, vec![pair("guardia", "+5491155550304")]);
+    off(rid).await;
+
+    // replied: the no-reply follow-up is due, but the lead answers first.
+    let rid = h
+        .rule(rule_json(
+            "nr",
+            "guardia",
+            json!({"type": "no_reply", "hours": 2}),
+        ))
+        .await;
+    backdate_messages(h, capped, chrono::Duration::hours(3)).await;
+    assert_eq!(auto::tick(&h.db, Utc::now()).await.unwrap(), 1);
+    h.control(
+        "/inbound",
+        json!({"from": "5491155550304", "text": "hola, sigo acá"}),
+    )
+    .await;
+    for _ in 0..100 {
+        let m = lead::Entity::find_by_id(capped)
+            .one(&h.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if m.last_inbound_at.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.drain().await;
+    assert_eq!(one(rid).await.reason.as_deref(), Some("replied"));
+    off(rid).await;
+
+    // rule_disabled: the rule is switched off while its run waits (delay).
+    let mut spec = rule_json("later", "guardia", json!({"type": "lead_created"}));
+    spec["delay_minutes"] = json!(30);
+    let rid = h.rule(spec).await;
+    h.lead("Dora", Some("+5491155550305"), true, None).await;
+    h.drain().await;
+    let r = one(rid).await;
+    assert_eq!(r.status, "queued");
+    off(rid).await;
+    auto::run_send(&h.db, &h.env, r.id).await.unwrap();
+    assert_eq!(one(rid).await.reason.as_deref(), Some("rule_disabled"));
+
+    // parameter_count_mismatch: the template changed at Meta after the rule
+    // was saved (now three variables); the engine refuses before Meta.
+    h.approved("guardia_b", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "pc",
+            "guardia_b",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    {
+        use crm_db::entity::wa_template;
+        use sea_orm::sea_query::Expr;
+        wa_template::Entity::update_many()
+            .col_expr(
+                wa_template::Column::Components,
+                Expr::value(
+                    json!([{"type": "BODY", "text": "Hola {{1}}, te escribe {{2}} por {{3}}.",
+                    "example": {"body_text": [["Ana", "Acme", "tu pedido"]]}}]),
+                ),
+            )
+            .filter(wa_template::Column::Name.eq("guardia_b"))
+            .exec(&h.db)
+            .await
+            .unwrap();
+    }
+    h.lead("Paco", Some("+5491155550308"), true, None).await;
+    h.drain().await;
+    assert_eq!(
+        one(rid).await.reason.as_deref(),
+        Some("parameter_count_mismatch")
+    );
+    off(rid).await;
+
+    // meta_error: a permanent Meta error fails the run with Meta's code.
+    let rid = h
+        .rule(rule_json("me", "guardia", json!({"type": "lead_created"})))
+        .await;
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 131008, "http_status": 400,
+               "message": "(#131008) Required parameter is missing"}),
+    )
+    .await;
+    h.lead("Meli", Some("+5491155550309"), true, None).await;
+    h.drain().await;
+    let r = one(rid).await;
+    assert_eq!(
+        (r.status.as_str(), r.reason.as_deref(), r.error_code),
+        ("failed", Some("meta_error"), Some(131_008))
+    );
+    off(rid).await;
+
+    // token_invalid: Meta refuses the token; the tenant is paused and the
+    // next run is paused without calling Meta.
+    let rid = h
+        .rule(rule_json("tok", "guardia", json!({"type": "lead_created"})))
+        .await;
+    h.control(
+        "/faults",
+        json!({"path": "/messages", "kind": "error", "code": 190, "http_status": 401,
+               "message": "Error validating access token: The session has been invalidated"}),
+    )
+    .await;
+    h.lead("Toni", Some("+5491155550306"), true, None).await;
+    h.drain().await;
+    h.lead("Tere", Some("+5491155550307"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for r in &runs {
+        assert_eq!(
+            (r.status.as_str(), r.reason.as_deref()),
+            ("paused", Some("token_invalid")),
+            "{r:?}"
+        );
+    }
+
+    // Only the first capped message ever reached Meta.
+    assert_eq!(received(h).await, vec![pair("guardia", "+5491155550304")]);
+}
+
+#[tokio::test]
+async fn a_disconnected_tenant_logs_not_connected() {
+    let h = setup().await;
+    h.approved("desconectado", "UTILITY").await;
+    let rid = h
+        .rule(rule_json(
+            "dc",
+            "desconectado",
+            json!({"type": "lead_created"}),
+        ))
+        .await;
+    meta_connection::disconnect(&h.db, &h.env, &h.ctx)
+        .await
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    h.lead("Vera", Some("+5491155550310"), true, None).await;
+    h.drain().await;
+    let runs = h.runs(rid).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0].status.as_str(), runs[0].reason.as_deref()),
+        ("paused", Some("not_connected"))
+    );
+    assert!(h.sent().await.is_empty());
+}

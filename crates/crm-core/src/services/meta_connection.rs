@@ -652,6 +652,15 @@ pub async fn meta_paused(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<b
     })
 }
 
+/// Whether the tenant has no Meta connection at all (never connected, or
+/// disconnected), as opposed to one whose token stopped working.
+pub async fn meta_not_connected(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<bool, DbErr> {
+    Ok(match find_connection(db, tenant_id).await? {
+        None => true,
+        Some(c) => c.status == STATUS_DISCONNECTED,
+    })
+}
+
 fn not_connected() -> CoreError {
     CoreError::conflict(
         "meta_not_connected",
