@@ -9,7 +9,7 @@ async fn setup_is_open_only_while_no_user_exists() {
     let anon = Client::new(&app);
     let r = anon.get("/api/setup").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body, json!({"needs_setup": true}));
+    assert_eq!(r.body, json!({"needs_setup": true, "meta_sandbox": false}));
     let ceo = setup_ceo(&app).await;
     let me = ceo.get("/api/auth/me").await;
     assert_eq!(me.status, StatusCode::OK);
@@ -25,7 +25,7 @@ async fn setup_is_open_only_while_no_user_exists() {
 
     assert_eq!(
         anon.get("/api/setup").await.body,
-        json!({"needs_setup": false})
+        json!({"needs_setup": false, "meta_sandbox": false})
     );
     let again = anon
         .post(
@@ -66,7 +66,7 @@ async fn setup_validates_its_input() {
     // Nothing was half-written: setup is still open.
     assert_eq!(
         anon.get("/api/setup").await.body,
-        json!({"needs_setup": true})
+        json!({"needs_setup": true, "meta_sandbox": false})
     );
 }
 
