@@ -204,7 +204,9 @@ describe('crm demo', () => {
     let last: Record<string, unknown> | null = null;
     page.on('response', (r) => {
       const u = new URL(r.url());
-      if (u.pathname === '/api/crm/marketing/stats' && r.status() === 200) {
+      // The page also asks for the previous period (with since/until) to
+      // compute the CPL/CPA changes: only the headline answer counts.
+      if (u.pathname === '/api/crm/marketing/stats' && !u.searchParams.has('since') && r.status() === 200) {
         void r.json().then((j: Record<string, unknown>) => {
           last = j;
         });

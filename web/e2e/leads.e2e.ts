@@ -138,7 +138,9 @@ describe('CRM core in the browser: import, lead, opportunity, board, sale, timel
     await timeline.getByText(/^Venta registrada: 1500,00\sMXN \(Completada\)$/).waitFor();
     const entries = await timeline.locator('.timeline-text').allInnerTexts();
     expect(entries[0]).toMatch(/^Venta registrada/);
-    expect(entries[1]).toMatch(/^Plan anual: etapa Prospección → Ganada/);
+    // The completed sale made the lead a customer (same transaction).
+    expect(entries[1]).toBe('Estado: Nuevo → Cliente');
+    expect(entries[2]).toMatch(/^Plan anual: etapa Prospección → Ganada/);
     expect(entries.some((e) => e.startsWith('Oportunidad creada: Plan anual'))).toBe(true);
     expect(entries[entries.length - 1]).toBe('Lead creado (Importación)');
     await timeline.scrollIntoViewIfNeeded();
