@@ -1258,6 +1258,19 @@ pub enum RunOutcome {
     Fail(String),
 }
 
+/// Ends a run as skipped with its reason, in a transaction of its own.
+async fn skip_run(
+    db: &DatabaseConnection,
+    run: &automation_run::Model,
+    why: &str,
+    detail: Option<String>,
+) -> Result<RunOutcome, CoreError> {
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
+    finish_run(&txn, run, "skipped", Some(why), detail).await?;
+    txn.commit().await?;
+    Ok(RunOutcome::Done)
+}
+
 async fn finish_run(
     conn: &impl ConnectionTrait,
     run: &automation_run::Model,
@@ -1365,23 +1378,16 @@ pub async fn run_send(
         .one(db)
         .await?
     else {
-        let txn = db.begin_with_options(crm_db::write_txn()).await?;
-        finish_run(
-            &txn,
+        return skip_run(
+            db,
             &run,
-            "skipped",
-            Some(reason::RULE_DISABLED),
+            reason::RULE_DISABLED,
             Some("the rule was deleted".into()),
         )
-        .await?;
-        txn.commit().await?;
-        return Ok(RunOutcome::Done);
+        .await;
     };
     if !rule.enabled {
-        let txn = db.begin_with_options(crm_db::write_txn()).await?;
-        finish_run(&txn, &run, "skipped", Some(reason::RULE_DISABLED), None).await?;
-        txn.commit().await?;
-        return Ok(RunOutcome::Done);
+        return skip_run(db, &run, reason::RULE_DISABLED, None).await;
     }
     let spec = spec_of(&rule)?;
     let Some(l) = lead::Entity::find_by_id(run.lead_id)
@@ -1389,17 +1395,13 @@ pub async fn run_send(
         .one(db)
         .await?
     else {
-        let txn = db.begin_with_options(crm_db::write_txn()).await?;
-        finish_run(
-            &txn,
+        return skip_run(
+            db,
             &run,
-            "skipped",
-            Some(reason::NO_RECIPIENT),
+            reason::NO_RECIPIENT,
             Some("the lead was deleted".into()),
         )
-        .await?;
-        txn.commit().await?;
-        return Ok(RunOutcome::Done);
+        .await;
     };
     let occurrence_at = match run.occurrence.strip_prefix("no_reply:") {
         Some(mid) => match Uuid::parse_str(mid) {
