@@ -41,6 +41,20 @@ pub struct LeadgenForm {
     pub created_time: Option<String>,
     #[serde(default)]
     pub leads_count: Option<i64>,
+    /// The form's questions (standard ones like `EMAIL`, and custom ones).
+    #[serde(default)]
+    pub questions: Vec<FormQuestion>,
+}
+
+/// A question of a lead form: its `key` is the `field_data` name of the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct FormQuestion {
+    pub key: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `FULL_NAME`, `EMAIL`, `PHONE`, `CITY`, `CUSTOM`, …
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
 }
 
 /// One answer of a lead.
@@ -117,10 +131,10 @@ impl Session {
     /// `GET /{page}/leadgen_forms`, every page. Use a session with the Page token.
     pub async fn leadgen_forms(&self, page_id: &str) -> Result<Vec<LeadgenForm>, GraphError> {
         let p = object_id("page", page_id)?;
-        self.all(
-            GraphRequest::get(format!("{p}/leadgen_forms"))
-                .query("fields", "id,name,status,locale,created_time,leads_count"),
-        )
+        self.all(GraphRequest::get(format!("{p}/leadgen_forms")).query(
+            "fields",
+            "id,name,status,locale,created_time,leads_count,questions",
+        ))
         .await
     }
 

@@ -33,7 +33,7 @@ pub use client::{
     Idempotency, MAX_BATCH, Page, Paging, Session,
 };
 pub use error::{GraphError, MetaError, TransientKind};
-pub use leads::{FieldData, Lead, LeadgenForm, PageAccount};
+pub use leads::{FieldData, FormQuestion, Lead, LeadgenForm, PageAccount};
 pub use marketing::{
     Ad, AdAccount, AdSet, Business, Campaign, InsightsLevel, InsightsPeriod, InsightsQuery,
     InsightsRow, ReportRun, ReportState, TimeIncrement,

@@ -22,6 +22,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::lead_forms;
 use super::leads::{self, Channel, ContactInput, LeadSource, LeadView, TouchInput};
 use super::meta_connection::{self, MetaEnv};
 use super::timeline;
@@ -45,45 +46,12 @@ pub async fn resolve_ad(
         .map(|a| (a.adset_id, a.campaign_id)))
 }
 
-/// Form answers mapped to contact fields; everything else is a custom answer.
-#[derive(Debug, Default, PartialEq)]
-pub struct MappedAnswers {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub custom: Vec<(String, String)>,
-}
+pub use super::lead_forms::MappedAnswers;
 
-/// Default mapping of Lead Ads field names (Meta's standard keys).
+/// Default mapping of Lead Ads field names (Meta's standard keys); a form
+/// with a saved mapping goes through [`lead_forms::mapping_for`] instead.
 pub fn map_answers(lead: &MetaLead) -> MappedAnswers {
-    let mut m = MappedAnswers::default();
-    let mut first = None;
-    let mut last = None;
-    for f in &lead.field_data {
-        let v = f.values.join(", ");
-        if v.trim().is_empty() {
-            continue;
-        }
-        match f.name.to_ascii_lowercase().as_str() {
-            "full_name" | "name" => m.name = Some(v),
-            "first_name" => first = Some(v),
-            "last_name" => last = Some(v),
-            "email" | "work_email" => m.email = Some(v),
-            "phone_number" | "phone" | "work_phone_number" => m.phone = Some(v),
-            _ => m.custom.push((f.name.clone(), v)),
-        }
-    }
-    if m.name.is_none() {
-        let joined = [first, last]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !joined.is_empty() {
-            m.name = Some(joined);
-        }
-    }
-    m
+    lead_forms::FormMapping::default().apply(&lead.field_data)
 }
 
 fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
@@ -93,14 +61,17 @@ fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// Creates or updates the CRM lead of one Lead Ads lead. Deduplicated on the
-/// leadgen id (a second call finds the same lead and adds nothing).
+/// Creates or updates the CRM lead of one Lead Ads lead, with the answers
+/// mapped by the form's saved mapping (or the default). The webhook and the
+/// reconcile backfill both come here. Deduplicated on the leadgen id (a
+/// second call finds the same lead and adds nothing).
 pub async fn apply_lead_ads_lead(
     db: &DatabaseConnection,
     tenant_id: Uuid,
     lead: &MetaLead,
 ) -> Result<(LeadView, bool), CoreError> {
-    let mut answers = map_answers(lead);
+    let mapping = lead_forms::mapping_for(db, tenant_id, lead.form_id.as_deref()).await?;
+    let mut answers = mapping.apply(&lead.field_data);
     let (mut adset, mut campaign) = (lead.adset_id.clone(), lead.campaign_id.clone());
     if let Some(ad) = &lead.ad_id
         && (adset.is_none() || campaign.is_none())
@@ -130,6 +101,7 @@ pub async fn apply_lead_ads_lead(
         phone: answers.phone.clone(),
         email: answers.email.clone(),
         meta_lead_id: Some(lead.id.clone()),
+        tags: answers.tags.clone(),
         ..Default::default()
     };
     let actor = Actor::system(tenant_id);
@@ -169,14 +141,14 @@ pub async fn apply_lead_ads_lead(
         let answers_json: Value = answers
             .custom
             .iter()
-            .map(|(k, v)| json!({"question": k, "answer": v}))
+            .map(|(k, v)| json!({"question": k, "label": mapping.label(k), "answer": v}))
             .collect();
         timeline::write(
             db,
             &actor,
             view.id,
             timeline::kind::NOTE,
-            json!({"text": answers.custom.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n"),
+            json!({"text": answers.custom.iter().map(|(k, v)| format!("{}: {v}", mapping.label(k))).collect::<Vec<_>>().join("\n"),
                    "source": "lead_ads_form", "form_id": lead.form_id, "answers": answers_json}),
         )
         .await?;

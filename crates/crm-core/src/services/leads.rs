@@ -595,6 +595,9 @@ pub struct ContactInput {
     pub bsuid: Option<String>,
     /// Lead Ads leadgen id: matches a lead whose first or later touch has it.
     pub meta_lead_id: Option<String>,
+    /// Tags to add (a new lead gets them; a found lead gets the missing ones
+    /// while it has room, see `norm_tags`).
+    pub tags: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------
@@ -1422,6 +1425,7 @@ async fn find_or_create_once(
         opt_nonempty(&contact.bsuid),
     )?;
     let mut found: Option<lead::Model> = None;
+    let mut by_leadgen = false;
     if let Some(lg) = opt_nonempty(&contact.meta_lead_id) {
         let by_touch = lead_touch::Entity::find()
             .filter(lead_touch::Column::TenantId.eq(tenant.id))
@@ -1429,6 +1433,7 @@ async fn find_or_create_once(
             .one(&txn)
             .await?;
         if let Some(t) = by_touch {
+            by_leadgen = true;
             found = lead::Entity::find_by_id(t.lead_id)
                 .filter(lead::Column::TenantId.eq(tenant.id))
                 .one(&txn)
@@ -1485,6 +1490,33 @@ async fn find_or_create_once(
             am.name = Set(n.chars().take(200).collect());
             changed.push("name");
         }
+        // The same Lead Ads lead seen again (webhook replay, reconcile)
+        // adds no tags: a tag the user removed stays removed.
+        let form_tags = if by_leadgen {
+            vec![]
+        } else {
+            norm_tags(&contact.tags)?
+        };
+        let mut all_tags: Vec<String> =
+            serde_json::from_value(existing.tags.clone()).unwrap_or_default();
+        let added: Vec<String> = form_tags
+            .into_iter()
+            .filter(|t| !all_tags.contains(t))
+            .take(30usize.saturating_sub(all_tags.len()))
+            .collect();
+        if !added.is_empty() {
+            all_tags.extend(added.iter().cloned());
+            all_tags.sort();
+            am.tags = Set(json!(all_tags));
+            lead_tag::Entity::insert_many(added.iter().map(|tag| lead_tag::ActiveModel {
+                tenant_id: Set(existing.tenant_id),
+                tag: Set(tag.clone()),
+                lead_id: Set(existing.id),
+            }))
+            .exec(&txn)
+            .await?;
+            changed.push("tags");
+        }
         if touch.is_some() {
             record_touch(&txn, actor, &existing, &touch_in).await?;
         }
@@ -1506,7 +1538,7 @@ async fn find_or_create_once(
         c,
         LeadStatus::New,
         None,
-        vec![],
+        contact.tags.clone(),
         None,
         None,
         &touch_in,

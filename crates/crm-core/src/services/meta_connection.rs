@@ -806,7 +806,11 @@ async fn mark_status(
 }
 
 /// Runs a Meta call for a tenant; a 190 marks the connection at once.
-async fn guarded<T, F>(db: &DatabaseConnection, tenant_id: Uuid, fut: F) -> Result<T, MetaFail>
+pub(crate) async fn guarded<T, F>(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    fut: F,
+) -> Result<T, MetaFail>
 where
     F: std::future::Future<Output = Result<T, GraphError>>,
 {

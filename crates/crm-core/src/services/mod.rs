@@ -16,6 +16,7 @@ pub mod attribution;
 pub mod automation;
 pub mod capi;
 pub mod fx;
+pub mod lead_forms;
 pub mod marketing;
 pub mod marketing_scan;
 pub mod messaging;

@@ -10,6 +10,7 @@ pub mod hsm_setting;
 pub mod job;
 pub mod lead;
 pub mod lead_activity;
+pub mod lead_form_mapping;
 pub mod lead_tag;
 pub mod lead_touch;
 pub mod marketing_daily;

@@ -1,6 +1,6 @@
 //! Marketing Hub routes (`/api/crm/marketing/...`): stats, ROI breakdown,
 //! campaigns with drill-down and daily insights, sync status and "sync now",
-//! FX rates. ceo/admin/marketing; every read is audited. Plus the sync and
+//! FX rates, Lead Ads form field mappings. ceo/admin/marketing; every read is audited. Plus the sync and
 //! form-reconcile jobs.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use crm_core::services::Page;
 use crm_core::services::attribution;
 use crm_core::services::capi::{self, CapiSettings, LedgerEntry, LedgerQuery, SendOutcome};
 use crm_core::services::fx::{self, FxImport, FxQuery, FxRate, FxRateInput};
+use crm_core::services::lead_forms::{self, LeadFormDetail, LeadFormList, LeadFormMappingInput};
 use crm_core::services::marketing::{
     self as svc, CampaignDetail, CampaignInsights, CampaignList, CampaignsQuery, MarketingStats,
     RoiBreakdown, StatsQuery, SyncStateView,
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::routes::meta::api_error as meta_api_error;
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
 
@@ -38,6 +40,86 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(import_fx))
         .routes(routes!(get_capi_settings, put_capi_settings))
         .routes(routes!(capi_ledger))
+        .routes(routes!(list_lead_forms))
+        .routes(routes!(get_lead_form))
+        .routes(routes!(put_lead_form_mapping, reset_lead_form_mapping))
+}
+
+/// Lead Ads forms of the selected Lead Ads pages (live from Meta), with
+/// whether each has a saved field mapping (ceo/admin/marketing).
+#[utoipa::path(operation_id = "listLeadForms", get, path = "/api/crm/marketing/lead-forms", tag = "marketing",
+    responses((status = 200, body = LeadFormList), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "meta_paused, meta_token_invalid…"),
+              (status = 502, body = ErrorBody)))]
+async fn list_lead_forms(
+    State(s): State<AppState>,
+    auth: Authed,
+) -> ApiResult<ApiJson<LeadFormList>> {
+    Ok(ApiJson(
+        lead_forms::list(&s.db, &s.meta, &auth)
+            .await
+            .map_err(meta_api_error)?,
+    ))
+}
+
+/// One Lead Ads form: its questions and where each answer goes (the saved
+/// mapping, else the default).
+#[utoipa::path(operation_id = "getLeadForm", get, path = "/api/crm/marketing/lead-forms/{form_id}", tag = "marketing",
+    params(("form_id" = String, Path)),
+    responses((status = 200, body = LeadFormDetail), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn get_lead_form(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(form_id): Path<String>,
+) -> ApiResult<ApiJson<LeadFormDetail>> {
+    Ok(ApiJson(
+        lead_forms::get(&s.db, &s.meta, &auth, &form_id)
+            .await
+            .map_err(meta_api_error)?,
+    ))
+}
+
+/// Saves a form's field mapping (question key → target). Questions left out
+/// keep their default target (ceo/admin/marketing).
+#[utoipa::path(operation_id = "putLeadFormMapping", put, path = "/api/crm/marketing/lead-forms/{form_id}/mapping", tag = "marketing",
+    params(("form_id" = String, Path)),
+    request_body = LeadFormMappingInput,
+    responses((status = 200, body = LeadFormDetail), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "unknown_question, invalid_target, duplicate_target"),
+              (status = 502, body = ErrorBody)))]
+async fn put_lead_form_mapping(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(form_id): Path<String>,
+    ApiJson(input): ApiJson<LeadFormMappingInput>,
+) -> ApiResult<ApiJson<LeadFormDetail>> {
+    Ok(ApiJson(
+        lead_forms::save_mapping(&s.db, &s.meta, &auth, &form_id, &input)
+            .await
+            .map_err(meta_api_error)?,
+    ))
+}
+
+/// Resets a form to the default mapping (ceo/admin/marketing).
+#[utoipa::path(operation_id = "resetLeadFormMapping", delete, path = "/api/crm/marketing/lead-forms/{form_id}/mapping", tag = "marketing",
+    params(("form_id" = String, Path)),
+    responses((status = 200, body = LeadFormDetail), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+async fn reset_lead_form_mapping(
+    State(s): State<AppState>,
+    auth: Authed,
+    Path(form_id): Path<String>,
+) -> ApiResult<ApiJson<LeadFormDetail>> {
+    Ok(ApiJson(
+        lead_forms::reset_mapping(&s.db, &s.meta, &auth, &form_id)
+            .await
+            .map_err(meta_api_error)?,
+    ))
 }
 
 /// Conversions API settings (dataset, stage → event names).

@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(lead_pages, select_lead_pages))
 }
 
-fn api_error(e: MetaFail) -> ApiError {
+pub(crate) fn api_error(e: MetaFail) -> ApiError {
     match e {
         MetaFail::Core(c) => c.into(),
         MetaFail::Meta {
