@@ -636,6 +636,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/crm/marketing/lead-forms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lead Ads forms of the selected Lead Ads pages (live from Meta), with
+         *     whether each has a saved field mapping (ceo/admin/marketing).
+         */
+        get: operations["listLeadForms"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/lead-forms/{form_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One Lead Ads form: its questions and where each answer goes (the saved
+         *     mapping, else the default).
+         */
+        get: operations["getLeadForm"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/lead-forms/{form_id}/mapping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Saves a form's field mapping (question key → target). Questions left out
+         *     keep their default target (ceo/admin/marketing).
+         */
+        put: operations["putLeadFormMapping"];
+        post?: never;
+        /** Resets a form to the default mapping (ceo/admin/marketing). */
+        delete: operations["resetLeadFormMapping"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/crm/marketing/lead-pages": {
         parameters: {
             query?: never;
@@ -1974,6 +2035,64 @@ export interface components {
             /** @description Every attribution touch, oldest first (the first is the lead's attribution). */
             touches: components["schemas"]["TouchView"][];
         };
+        /** @description One form with its questions and current mapping. */
+        LeadFormDetail: {
+            customized: boolean;
+            form_id: string;
+            name?: string | null;
+            page_id: string;
+            page_name?: string | null;
+            questions: components["schemas"]["LeadFormQuestion"][];
+            status?: string | null;
+            /** @description Every valid target, for the editor. */
+            targets: components["schemas"]["MappingTarget"][];
+            /** Format: date-time */
+            updated_at?: string | null;
+            /** Format: uuid */
+            updated_by?: string | null;
+        };
+        LeadFormList: {
+            items: components["schemas"]["LeadFormSummary"][];
+        };
+        /**
+         * @description `PUT …/lead-forms/{form_id}/mapping`: question key → target name. Keys
+         *     left out keep their default target.
+         */
+        LeadFormMappingInput: {
+            /**
+             * @description e.g. `{"plan_de_interes": "tag", "phone_number": "ignore"}`; targets:
+             *     full_name, first_name, last_name, email, phone, note, tag, ignore.
+             */
+            mapping: {
+                [key: string]: string;
+            };
+        };
+        /** @description A question with where its answer goes. */
+        LeadFormQuestion: {
+            /** @description The target without a saved mapping. */
+            default_target: components["schemas"]["MappingTarget"];
+            key: string;
+            label?: string | null;
+            target: components["schemas"]["MappingTarget"];
+            /** @description Meta's question type (`FULL_NAME`, `EMAIL`, `PHONE`, `CUSTOM`, …). */
+            type?: string | null;
+        };
+        /** @description A lead form of one of the tenant's Lead Ads pages. */
+        LeadFormSummary: {
+            /** @description Whether a mapping is saved (otherwise the default applies). */
+            customized: boolean;
+            form_id: string;
+            /** Format: int64 */
+            leads_count?: number | null;
+            name?: string | null;
+            page_id: string;
+            page_name?: string | null;
+            question_count: number;
+            /** @description ACTIVE, ARCHIVED, … */
+            status?: string | null;
+            /** Format: date-time */
+            updated_at?: string | null;
+        };
         LeadMessaging: {
             consent: components["schemas"]["ConsentState"];
             /** Format: uuid */
@@ -2089,6 +2208,11 @@ export interface components {
             email: string;
             password: string;
         };
+        /**
+         * @description Where one question's answer goes on the CRM lead.
+         * @enum {string}
+         */
+        MappingTarget: "full_name" | "first_name" | "last_name" | "email" | "phone" | "note" | "tag" | "ignore";
         /** @description `GET /api/crm/marketing/stats`. */
         MarketingStats: {
             /** Format: int64 */
@@ -5180,6 +5304,254 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listLeadForms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadFormList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description meta_paused, meta_token_invalid… */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getLeadForm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                form_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadFormDetail"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putLeadFormMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                form_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeadFormMappingInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadFormDetail"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown_question, invalid_target, duplicate_target */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resetLeadFormMapping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                form_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeadFormDetail"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

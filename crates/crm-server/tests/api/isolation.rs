@@ -55,6 +55,24 @@ pub const NO_FIXTURE: &[(&str, &str, &str)] = &[
         "templates exist only through a Meta connection (hsm_api tests cover other tenants' ids)",
     ),
     (
+        "get",
+        "/api/crm/marketing/lead-forms/{form_id}",
+        "lead forms exist only on the Pages of a Meta connection (lead_forms tests prove \
+     another tenant's form id is 404)",
+    ),
+    (
+        "put",
+        "/api/crm/marketing/lead-forms/{form_id}/mapping",
+        "lead forms exist only on the Pages of a Meta connection (lead_forms tests prove \
+     another tenant's form id is 404)",
+    ),
+    (
+        "delete",
+        "/api/crm/marketing/lead-forms/{form_id}/mapping",
+        "lead forms exist only on the Pages of a Meta connection (lead_forms tests prove \
+     another tenant's form id is 404)",
+    ),
+    (
         "post",
         "/api/webhooks/inbox/{id}/replay",
         "inbox events exist only after a signed Meta webhook delivery; webhooks_inbox tests \

@@ -15,6 +15,7 @@ mod hsm_api;
 mod hsm_exactly_once;
 mod import;
 mod isolation;
+mod lead_forms;
 mod leads;
 mod marketing_hub;
 mod meta_assets;

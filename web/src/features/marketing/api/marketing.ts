@@ -151,3 +151,44 @@ export function useImportFx() {
     ),
   );
 }
+
+export type LeadFormSummary = Schemas['LeadFormSummary'];
+export type LeadFormDetail = Schemas['LeadFormDetail'];
+export type LeadFormQuestion = Schemas['LeadFormQuestion'];
+export type MappingTarget = Schemas['MappingTarget'];
+
+export const LEAD_FORMS_KEY = ['marketing', 'lead-forms'] as const;
+
+/** The Lead Ads forms of the selected Pages (live from Meta). */
+export function useLeadForms() {
+  return useQuery({ queryKey: LEAD_FORMS_KEY, queryFn: () => unwrap(api.GET('/api/crm/marketing/lead-forms')) });
+}
+
+export function useLeadForm(formId: string | null) {
+  return useQuery({
+    queryKey: [...LEAD_FORMS_KEY, formId],
+    enabled: !!formId,
+    queryFn: () => unwrap(api.GET('/api/crm/marketing/lead-forms/{form_id}', { params: { path: { form_id: formId ?? '' } } })),
+  });
+}
+
+function useLeadFormMutation<I>(fn: (input: I) => Promise<LeadFormDetail>) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: fn,
+    onSuccess: (d) => {
+      client.setQueryData([...LEAD_FORMS_KEY, d.form_id], d);
+      void client.invalidateQueries({ queryKey: LEAD_FORMS_KEY, exact: true });
+    },
+  });
+}
+
+export function useSaveLeadFormMapping() {
+  return useLeadFormMutation(({ formId, mapping }: { formId: string; mapping: Record<string, MappingTarget> }) =>
+    unwrap(api.PUT('/api/crm/marketing/lead-forms/{form_id}/mapping', { params: { path: { form_id: formId } }, body: { mapping } })),
+  );
+}
+
+export function useResetLeadFormMapping() {
+  return useLeadFormMutation((formId: string) => unwrap(api.DELETE('/api/crm/marketing/lead-forms/{form_id}/mapping', { params: { path: { form_id: formId } } })));
+}

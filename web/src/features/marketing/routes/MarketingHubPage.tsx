@@ -2,7 +2,7 @@ import { useEffect, useRef, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
-import { AlertTriangle, BarChart3, Coins, Loader2, PlugZap, Send } from 'lucide-react';
+import { AlertTriangle, BarChart3, ClipboardList, Coins, Loader2, PlugZap, Send } from 'lucide-react';
 import { Button, Card, EmptyState, ErrorState, LoadingState, PageHeader } from '../../../shared/ui';
 import { formatDateTime } from '../../../shared/format';
 import { hasPermission, useSession } from '../../../shared/session';
@@ -13,6 +13,7 @@ import { CapiLedger } from '../components/CapiLedger';
 import { Funnel } from '../components/Funnel';
 import { FxRates } from '../components/FxRates';
 import { Kpis, SecondaryFacts } from '../components/Kpis';
+import { LeadForms } from '../components/LeadForms';
 import { ModelSwitch, RangePicker } from '../components/RangePicker';
 import { SpendRevenueChart } from '../components/SpendRevenueChart';
 import { AccountSync, ConnectionCard, SyncNowButton } from '../components/SyncStatus';
@@ -21,11 +22,12 @@ import { readFilters, writeFilters, type HubFilters } from '../lib/range';
 import '../i18n';
 import '../marketing.css';
 
-export const TABS = ['overview', 'connection', 'capi', 'fx'] as const;
+export const TABS = ['overview', 'connection', 'leadForms', 'capi', 'fx'] as const;
 export type Tab = (typeof TABS)[number];
 const TAB_ICONS: Record<Tab, ReactNode> = {
   overview: <BarChart3 size={16} aria-hidden />,
   connection: <PlugZap size={16} aria-hidden />,
+  leadForms: <ClipboardList size={16} aria-hidden />,
   capi: <Send size={16} aria-hidden />,
   fx: <Coins size={16} aria-hidden />,
 };
@@ -130,6 +132,7 @@ export default function MarketingHubPage() {
               <Overview states={states} canSync={canManage} tabHref={tabHref} />
             ))}
           {tab === 'connection' && <ConnectionCard token={token.data} states={states} canSync={canManage} canManageMeta={canManageMeta} />}
+          {tab === 'leadForms' && <LeadForms canManage={canManage} />}
           {tab === 'capi' && <CapiLedger />}
           {tab === 'fx' && <FxRates reporting={session.tenant.currency} canManage={canManage} />}
         </div>
