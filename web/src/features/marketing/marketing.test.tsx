@@ -389,6 +389,54 @@ describe('Marketing Hub', () => {
   });
 });
 
+describe('Lead Ads forms', () => {
+  const detail = (customized: boolean, planTarget: string) => ({
+    form_id: '900001',
+    page_id: '150001',
+    page_name: 'Tienda Demo',
+    name: 'Tienda Demo - Formulario 1',
+    status: 'ACTIVE',
+    customized,
+    updated_at: customized ? '2026-11-21T10:00:00Z' : null,
+    updated_by: null,
+    targets: ['full_name', 'first_name', 'last_name', 'email', 'phone', 'note', 'tag', 'ignore'],
+    questions: [
+      { key: 'full_name', label: 'Full name', type: 'FULL_NAME', target: 'full_name', default_target: 'full_name' },
+      { key: 'email', label: 'Email', type: 'EMAIL', target: 'email', default_target: 'email' },
+      { key: 'plan_de_interes', label: '¿Qué plan te interesa?', type: 'CUSTOM', target: planTarget, default_target: 'note' },
+    ],
+  });
+
+  it('lists the forms and saves a mapping; the server refusal is shown', async () => {
+    let refuse = true;
+    const { calls } = server(sessionFor('marketing', MARKETING), {
+      'GET /api/crm/marketing/lead-forms': () => ({
+        status: 200,
+        body: { items: [{ form_id: '900001', page_id: '150001', page_name: 'Tienda Demo', name: 'Tienda Demo - Formulario 1', status: 'ACTIVE', leads_count: 3, question_count: 3, customized: false, updated_at: null }] },
+      }),
+      'GET /api/crm/marketing/lead-forms/{form_id}': () => ({ status: 200, body: detail(false, 'note') }),
+      'PUT /api/crm/marketing/lead-forms/{form_id}/mapping': () => {
+        if (refuse) {
+          refuse = false;
+          return { status: 422, body: { error: { code: 'unknown_question', message: '"ciudad" is not a question of the form' } } };
+        }
+        return { status: 200, body: detail(true, 'tag') };
+      },
+    });
+    renderApp('/crm/marketing?tab=leadForms');
+    expect(await screen.findByText('Predeterminado')).toBeInTheDocument();
+    const plan = await screen.findByLabelText('¿Qué plan te interesa?');
+    const user = userEvent.setup({ delay: null });
+    await user.selectOptions(plan, 'tag');
+    await user.click(screen.getByRole('button', { name: /Guardar mapeo/ }));
+    expect(await screen.findByText('"ciudad" is not a question of the form')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: /Guardar mapeo/ }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'PUT').length).toBe(2));
+    expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ mapping: { full_name: 'full_name', email: 'email', plan_de_interes: 'tag' } });
+    expect(await screen.findByText(/Mapeo personalizado/)).toBeInTheDocument();
+  });
+});
+
 describe('campaign drill-down', () => {
   it('shows the campaign, its daily chart and its ads with their creatives', async () => {
     const { calls } = server(sessionFor('ceo', CEO_PERMISSIONS), {
