@@ -39,7 +39,10 @@ async fn lead_by_leadgen(app: &TestApp, ceo: &Client, leadgen_id: &str) -> Value
 
 async fn notes_of(ceo: &Client, lead: &Value) -> Vec<String> {
     let r = ceo
-        .get(&format!("/api/leads/{}/timeline", lead["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/leads/{}/timeline",
+            lead["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     r.body["items"]
@@ -221,43 +224,6 @@ async fn a_saved_form_mapping_shapes_webhook_and_backfilled_leads() {
         "nothing went to the note"
     );
 
-    // Missed webhook: the reconcile backfill applies the same mapping.
-    let cfg: Value = reqwest::get(format!("{}/_sandbox/config", sandbox_url(&app)))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let hook = cfg["webhook_url"].clone();
-    control(&app, Method::POST, "/config", json!({"webhook_url": null})).await;
-    let missed = control(
-        &app,
-        Method::POST,
-        "/leads",
-        json!({"form_id": form_id, "fields": {
-            "full_name": "Beto Backfill", "email": "beto@backfill.test",
-            "phone_number": "+5491166667777", "plan_de_interes": "Básico"}}),
-    )
-    .await;
-    control(&app, Method::POST, "/config", json!({"webhook_url": hook})).await;
-    let server = app.server.as_ref().unwrap();
-    let tenant_id = query(&db, "SELECT id FROM tenants").await[0]
-        .try_get::<uuid::Uuid>("", "id")
-        .unwrap();
-    crm_core::services::attribution::reconcile_forms(&db, &server.state.meta, tenant_id)
-        .await
-        .unwrap();
-    let beto = lead_by_leadgen(&app, &ceo, missed["leadgen_id"].as_str().unwrap()).await;
-    assert_eq!(beto["name"], "Beto Backfill");
-    assert_eq!(beto["email"], Value::Null);
-    assert_eq!(beto["tags"], json!(["básico"]));
-    // Running the reconcile again adds nothing (dedupe on the leadgen id).
-    crm_core::services::attribution::reconcile_forms(&db, &server.state.meta, tenant_id)
-        .await
-        .unwrap();
-    let again = lead_by_leadgen(&app, &ceo, missed["leadgen_id"].as_str().unwrap()).await;
-    assert_eq!(again["id"], beto["id"]);
-
     // Reset: back to the default; the next lead's answer goes to the note.
     let r = mkt.delete(&mapping_path).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
@@ -302,5 +268,56 @@ async fn a_saved_form_mapping_shapes_webhook_and_backfilled_leads() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    assert_eq!(other.delete(&mapping_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.delete(&mapping_path).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Missed webhook: the reconcile backfill applies the saved mapping too.
+    let r = mkt
+        .req(
+            Method::PUT,
+            &mapping_path,
+            Some(json!({"mapping": {"plan_de_interes": "tag", "email": "ignore"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let cfg: Value = reqwest::get(format!("{}/_sandbox/config", sandbox_url(&app)))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(cfg["webhook_url"].is_string(), "{cfg}");
+    control(&app, Method::POST, "/config", json!({"webhook_url": null})).await;
+    let missed = control(
+        &app,
+        Method::POST,
+        "/leads",
+        json!({"form_id": form_id, "fields": {
+            "full_name": "Beto Backfill", "email": "beto@backfill.test",
+            "phone_number": "+5491166667777", "plan_de_interes": "Básico"}}),
+    )
+    .await;
+    let server = app.server.as_ref().unwrap();
+    let tenant_id = query(
+        &db,
+        &format!("SELECT tenant_id FROM meta_assets WHERE external_id = '{page}'"),
+    )
+    .await[0]
+        .try_get::<uuid::Uuid>("", "tenant_id")
+        .unwrap();
+    crm_core::services::attribution::reconcile_forms(&db, &server.state.meta, tenant_id)
+        .await
+        .unwrap();
+    let beto = lead_by_leadgen(&app, &ceo, missed["leadgen_id"].as_str().unwrap()).await;
+    assert_eq!(beto["name"], "Beto Backfill");
+    assert_eq!(beto["email"], Value::Null);
+    assert_eq!(beto["tags"], json!(["básico"]));
+    // Running the reconcile again adds nothing (dedupe on the leadgen id).
+    crm_core::services::attribution::reconcile_forms(&db, &server.state.meta, tenant_id)
+        .await
+        .unwrap();
+    let again = lead_by_leadgen(&app, &ceo, missed["leadgen_id"].as_str().unwrap()).await;
+    assert_eq!(again["id"], beto["id"]);
 }
