@@ -610,7 +610,7 @@ pub async fn save_mapping(
     crm_db::outbox::emit(
         &txn,
         ctx.tenant_id,
-        "lead_form_mapping_changed",
+        "marketing_lead_form_mapping_changed",
         "lead_form",
         form_id,
         json!({"form_id": form_id, "page_id": live.page.external_id, "mapping": mapping_json}),
@@ -647,7 +647,7 @@ pub async fn reset_mapping(
         crm_db::outbox::emit(
             &txn,
             ctx.tenant_id,
-            "lead_form_mapping_changed",
+            "marketing_lead_form_mapping_changed",
             "lead_form",
             form_id,
             json!({"form_id": form_id, "page_id": live.page.external_id, "mapping": null}),

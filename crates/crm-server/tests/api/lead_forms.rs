@@ -196,7 +196,7 @@ async fn a_saved_form_mapping_shapes_webhook_and_backfilled_leads() {
     let events = query(
         &db,
         &format!(
-            "SELECT id FROM outbox WHERE event_type = 'lead_form_mapping_changed' AND aggregate_id = '{form_id}'"
+            "SELECT id FROM outbox WHERE event_type = 'marketing_lead_form_mapping_changed' AND aggregate_id = '{form_id}'"
         ),
     )
     .await;
