@@ -17,6 +17,7 @@ pub mod automation;
 pub mod capi;
 pub mod fx;
 pub mod marketing;
+pub mod marketing_cache;
 pub mod marketing_scan;
 pub mod messaging;
 pub mod rollups;

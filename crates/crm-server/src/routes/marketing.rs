@@ -89,7 +89,9 @@ async fn stats(
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<MarketingStats>> {
-    Ok(ApiJson(svc::stats(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// The funnel and the breakdowns by campaign and by source (channel).
@@ -102,7 +104,9 @@ async fn roi(
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<RoiBreakdown>> {
-    Ok(ApiJson(svc::roi(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// Campaign rows (including the "unknown campaign" row), sortable and
@@ -116,7 +120,9 @@ async fn campaigns(
     auth: Authed,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
 ) -> ApiResult<ApiJson<CampaignList>> {
-    Ok(ApiJson(svc::campaigns(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// One campaign with its ads (creative title and body) and status history.
@@ -130,7 +136,9 @@ async fn campaign(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<CampaignDetail>> {
-    Ok(ApiJson(svc::campaign(&s.db, &auth, &id, &q).await?))
+    Ok(ApiJson(
+        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+    ))
 }
 
 /// The daily series of one campaign.
@@ -145,7 +153,7 @@ async fn campaign_insights(
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<CampaignInsights>> {
     Ok(ApiJson(
-        svc::campaign_insights(&s.db, &auth, &id, &q).await?,
+        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
     ))
 }
 
