@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, Statement};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -94,6 +94,55 @@ pub async fn mark_day_range(
 /// Marks the whole tenant (time zone or reporting currency changed).
 pub async fn mark_all(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
     mark(conn, tenant_id, ALL, [String::new()]).await
+}
+
+/// Bumps the tenant's Marketing Hub read version. Call it in the same
+/// transaction as any write that can change a Marketing Hub answer: rollup
+/// rows, the synced campaign structure or sync state, the tenant's currency or
+/// time zone. Cached answers of older versions are never served again.
+pub async fn bump_version(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<(), DbErr> {
+    let sql = if crate::is_postgres(conn) {
+        "INSERT INTO marketing_read_versions (tenant_id, version, updated_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET version = marketing_read_versions.version + 1, \
+         updated_at = excluded.updated_at"
+    } else {
+        "INSERT INTO marketing_read_versions (tenant_id, version, updated_at) VALUES (?1, 1, ?2) \
+         ON CONFLICT (tenant_id) DO UPDATE SET version = marketing_read_versions.version + 1, \
+         updated_at = excluded.updated_at"
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        sql,
+        [tenant_id.into(), Utc::now().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The tenant's Marketing Hub read version (0 before the first bump) and
+/// whether rollup marks are pending, in one round trip.
+pub async fn read_state(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<(i64, bool), DbErr> {
+    let sql = if crate::is_postgres(conn) {
+        "SELECT COALESCE((SELECT version FROM marketing_read_versions WHERE tenant_id = $1), 0) AS version, \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM marketing_rollup_dirty WHERE tenant_id = $1 LIMIT 1) AS d) AS dirty"
+    } else {
+        "SELECT COALESCE((SELECT version FROM marketing_read_versions WHERE tenant_id = ?1), 0) AS version, \
+         (SELECT COUNT(*) FROM (SELECT 1 FROM marketing_rollup_dirty WHERE tenant_id = ?1 LIMIT 1) AS d) AS dirty"
+    };
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            sql,
+            [tenant_id.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("marketing read state".into()))?;
+    let version: i64 = row.try_get("", "version")?;
+    let dirty: i64 = row.try_get("", "dirty")?;
+    Ok((version, dirty > 0))
 }
 
 /// The lead an outbox event is about, if any: the aggregate itself for lead

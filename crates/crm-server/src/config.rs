@@ -58,6 +58,9 @@ pub struct ServeArgs {
     /// API burst size per user or token.
     #[arg(long, env = "CRM_API_BURST", default_value_t = 200)]
     pub api_burst: u32,
+    /// Marketing Hub answers kept in memory (0 turns the read cache off).
+    #[arg(long, env = "CRM_MARKETING_CACHE", default_value_t = 4096)]
+    pub marketing_cache: usize,
     /// Maximum JSON request body in bytes.
     #[arg(long, env = "CRM_BODY_LIMIT_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub body_limit_bytes: usize,

@@ -268,7 +268,13 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
     }
     let parse = t.elapsed();
     let t = Instant::now();
-    let report = import::import_csv(&db, &ctx, csv.as_bytes(), &Mapping::new(), |_| {})
+    let report = import::import_csv(
+        &db,
+        &ctx,
+        std::io::Cursor::new(csv.clone().into_bytes()),
+        &Mapping::new(),
+        |_| {},
+    )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = t.elapsed();
@@ -287,7 +293,13 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         took.as_secs_f64() / parse.as_secs_f64()
     );
     let t = Instant::now();
-    let again = import::import_csv(&db, &ctx, csv.as_bytes(), &Mapping::new(), |_| {})
+    let again = import::import_csv(
+        &db,
+        &ctx,
+        std::io::Cursor::new(csv.clone().into_bytes()),
+        &Mapping::new(),
+        |_| {},
+    )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(

@@ -421,23 +421,31 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
         #[command(flatten)]
         args: crate::config::ServeArgs,
     }
-    let args = <Wrap as clap::Parser>::try_parse_from([
-        "crm".to_owned(),
-        "--database-url".into(),
-        url.clone(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--data-dir".into(),
-        data_dir.display().to_string(),
-        "--api-rate-per-sec".into(),
-        "100000".into(),
-        "--api-burst".into(),
-        "100000".into(),
-        "--worker".into(),
-        "false".into(),
-    ])?
-    .args;
-    let server = crate::server::start(args).await?;
+    // Two servers on the same database: the normal one (read cache on) and
+    // one with the cache off, which computes every answer from the rollups
+    // (the cost of the first view after a change).
+    let serve = |cache: &str| {
+        <Wrap as clap::Parser>::try_parse_from([
+            "crm".to_owned(),
+            "--database-url".into(),
+            url.clone(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--api-rate-per-sec".into(),
+            "100000".into(),
+            "--api-burst".into(),
+            "100000".into(),
+            "--worker".into(),
+            "false".into(),
+            "--marketing-cache".into(),
+            cache.to_owned(),
+        ])
+        .map(|w| w.args)
+    };
+    let server = crate::server::start(serve("4096")?).await?;
+    let cold_server = crate::server::start(serve("0")?).await?;
     let (_, secret) = accounts::create_token(
         &db,
         &ctx,
@@ -449,24 +457,26 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let http = reqwest::Client::new();
-    let base = format!("http://{}", server.addr);
-    let get = |path: &str| {
+    let warm_base = format!("http://{}", server.addr);
+    let cold_base = format!("http://{}", cold_server.addr);
+    let get = |base: &str, path: &str| {
         http.get(format!("{base}{path}"))
             .bearer_auth(&secret)
             .send()
     };
-    let time_http = |path: &'static str| {
+    let time_http = |base: &str, path: &'static str| {
         let get = &get;
+        let base = base.to_owned();
         async move {
             for _ in 0..3 {
-                let r = get(path).await?;
+                let r = get(&base, path).await?;
                 anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
                 r.bytes().await?;
             }
             let mut samples = Vec::with_capacity(a.runs);
             for _ in 0..a.runs {
                 let t = Instant::now();
-                let r = get(path).await?;
+                let r = get(&base, path).await?;
                 let body = r.bytes().await?;
                 samples.push(t.elapsed());
                 std::hint::black_box(body);
@@ -476,10 +486,11 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
     };
     let json_of = |path: &'static str| {
         let get = &get;
-        async move { anyhow::Ok(get(path).await?.json::<Value>().await?) }
+        let base = &warm_base;
+        async move { anyhow::Ok(get(base, path).await?.json::<Value>().await?) }
     };
 
-    let trivial = crate::leads_cli::stats(time_http("/api/auth/me").await?);
+    let trivial = crate::leads_cli::stats(time_http(&warm_base, "/api/auth/me").await?);
     println!();
     println!(
         "trivial authenticated endpoint GET /api/auth/me: median {:.2} ms, p95 {:.2} ms",
@@ -487,9 +498,14 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| request | median ms | p95 ms | median / trivial | raw scan median ms | scan / rollups | same numbers |"
+        "warm: the server as shipped (a repeated view of unchanged data: read cache hit). \
+         cold: the same request on a server with the cache off (computed from the rollups)."
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!();
+    println!(
+        "| request | warm median ms | warm p95 ms | warm / trivial | cold median ms | cold p95 ms | cold / trivial | raw scan median ms | scan / warm | scan / cold | same numbers |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let cases: [(&'static str, &str, Model, bool); 6] = [
         (
             "/api/crm/marketing/stats?time_range=30d",
@@ -532,7 +548,8 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for (path, range, model, is_stats) in cases {
-        let (median, p95) = crate::leads_cli::stats(time_http(path).await?);
+        let (median, p95) = crate::leads_cli::stats(time_http(&warm_base, path).await?);
+        let (cold_median, cold_p95) = crate::leads_cli::stats(time_http(&cold_base, path).await?);
         let period = crm_core::metrics::resolve_period(Some(range), None, None, today, first)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         // The raw-table equivalent: one scan per period (stats also needs the
@@ -555,13 +572,16 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
             None => false,
         };
         println!(
-            "| GET {} | {median:.2} | {p95:.2} | {:.1}x | {scan_median:.0} | {:.0}x | {} |",
+            "| GET {} | {median:.2} | {p95:.2} | {:.1}x | {cold_median:.2} | {cold_p95:.2} | {:.1}x | {scan_median:.0} | {:.0}x | {:.0}x | {} |",
             path.trim_start_matches("/api/crm/marketing/"),
             median / trivial.0,
+            cold_median / trivial.0,
             scan_median / median,
+            scan_median / cold_median,
             if same { "yes" } else { "NO" }
         );
     }
+    cold_server.shutdown().await;
     server.shutdown().await;
     db.close().await?;
     let _ = std::fs::remove_dir_all(&data_dir);

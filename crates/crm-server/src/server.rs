@@ -104,6 +104,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             Duration::from_secs(args.login_window_secs.max(1)),
         )),
         api_limiter: Arc::new(ApiLimiter::new(args.api_rate_per_sec, args.api_burst)),
+        marketing_cache: Arc::new(crm_core::services::marketing_cache::ReadCache::new(
+            args.marketing_cache,
+        )),
         cfg: Arc::new(args),
     };
     let stop = CancellationToken::new();

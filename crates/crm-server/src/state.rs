@@ -18,4 +18,6 @@ pub struct AppState {
     pub api_limiter: Arc<ApiLimiter>,
     /// Meta client and the credentials vault.
     pub meta: Arc<crm_core::services::meta_connection::MetaEnv>,
+    /// Marketing Hub answers, keyed by the tenant's read version.
+    pub marketing_cache: Arc<crm_core::services::marketing_cache::ReadCache>,
 }

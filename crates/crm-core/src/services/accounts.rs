@@ -834,6 +834,7 @@ pub async fn update_tenant(
     if changed.contains_key("currency") || changed.contains_key("timezone") {
         // Days and conversions of every Marketing Hub number move.
         crm_db::rollups::mark_all(&txn, t.id).await?;
+        crm_db::rollups::bump_version(&txn, t.id).await?;
     }
     audit::record(
         &txn,

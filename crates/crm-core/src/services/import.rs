@@ -437,9 +437,24 @@ fn parse_row(
     Ok((p, keys))
 }
 
+/// What the parser thread hands to the writer: up to [`BATCH`] valid rows,
+/// the invalid rows met on the way (in line order), and rows read so far.
+struct Parsed {
+    rows: Vec<Row>,
+    invalid: Vec<(u64, Option<String>, String, String)>,
+    rows_read: u64,
+    /// A read error that ended the file.
+    fatal: bool,
+}
+
 /// Imports leads from CSV. `progress` is called after each batch with the
 /// number of rows read so far.
-pub async fn import_csv<R: Read>(
+///
+/// Parsing and validation (CSV, phone numbers, mapping) run on a blocking
+/// thread one batch ahead of the database writes, so the two overlap; the
+/// writer takes batches in file order, so the report is the same as a
+/// sequential import's.
+pub async fn import_csv<R: Read + Send + 'static>(
     db: &DatabaseConnection,
     ctx: &TenantCtx,
     reader: R,
@@ -472,49 +487,82 @@ pub async fn import_csv<R: Read>(
         ignored_columns: ignored,
         ..Default::default()
     };
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let more = match rdr.read_record(&mut rec) {
-            Ok(more) => more,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                report.rows += 1;
-                report.invalid += 1;
-                push_err(&mut report, line, None, "invalid_csv", e.to_string());
-                if e.is_io_error() {
-                    break;
+    // One batch parsed ahead of the one being written.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(1);
+    let pctx = ctx.clone();
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut rec = csv::StringRecord::new();
+        let mut rows_read = 0u64;
+        let mut cur = Parsed {
+            rows: Vec::with_capacity(BATCH),
+            invalid: vec![],
+            rows_read: 0,
+            fatal: false,
+        };
+        loop {
+            let more = match rdr.read_record(&mut rec) {
+                Ok(more) => more,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    rows_read += 1;
+                    cur.invalid
+                        .push((line, None, "invalid_csv".into(), e.to_string()));
+                    if e.is_io_error() {
+                        cur.fatal = true;
+                        break;
+                    }
+                    continue;
                 }
+            };
+            if !more {
+                break;
+            }
+            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+            if rec.iter().all(|v| v.trim().is_empty()) {
                 continue;
             }
-        };
-        if !more {
-            break;
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        if rec.iter().all(|v| v.trim().is_empty()) {
-            continue;
-        }
-        report.rows += 1;
-        match parse_row(&tenant, &cols, &rec, &owners, ctx) {
-            Ok((prepared, keys)) => batch.push(Row {
-                line,
-                prepared,
-                keys,
-            }),
-            Err((field, code, reason)) => {
-                report.invalid += 1;
-                push_err(&mut report, line, field, &code, reason);
+            rows_read += 1;
+            match parse_row(&tenant, &cols, &rec, &owners, &pctx) {
+                Ok((prepared, keys)) => cur.rows.push(Row {
+                    line,
+                    prepared,
+                    keys,
+                }),
+                Err((field, code, reason)) => cur.invalid.push((line, field, code, reason)),
+            }
+            if cur.rows.len() >= BATCH {
+                cur.rows_read = rows_read;
+                let next = Parsed {
+                    rows: Vec::with_capacity(BATCH),
+                    invalid: vec![],
+                    rows_read: 0,
+                    fatal: false,
+                };
+                if tx.blocking_send(std::mem::replace(&mut cur, next)).is_err() {
+                    // The writer stopped (a database error): nothing to do.
+                    return;
+                }
             }
         }
-        if batch.len() >= BATCH {
-            flush(db, ctx, &mut batch, &mut seen, &mut report).await?;
-            progress(report.rows);
+        cur.rows_read = rows_read;
+        let _ = tx.blocking_send(cur);
+    });
+    let mut seen: HashSet<String> = HashSet::new();
+    while let Some(mut p) = rx.recv().await {
+        report.rows = p.rows_read;
+        for (line, field, code, reason) in p.invalid.drain(..) {
+            report.invalid += 1;
+            push_err(&mut report, line, field, &code, reason);
+        }
+        flush(db, ctx, &mut p.rows, &mut seen, &mut report).await?;
+        progress(report.rows);
+        if p.fatal {
+            break;
         }
     }
-    flush(db, ctx, &mut batch, &mut seen, &mut report).await?;
-    progress(report.rows);
+    parser
+        .await
+        .map_err(|e| CoreError::Internal(format!("import parser: {e}")))?;
     Ok(report)
 }
 

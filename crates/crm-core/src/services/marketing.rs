@@ -25,6 +25,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::marketing_cache::ReadCache;
 use super::rollups;
 use crate::metrics::{self, DateRange, Model};
 use crate::roles::Permission;
@@ -839,6 +840,7 @@ fn last_synced(sync: &[SyncStateView]) -> Option<DateTime<Utc>> {
 
 struct Resolved {
     cx: Ctx,
+    today: NaiveDate,
     range: DateRange,
     model: Model,
 }
@@ -862,26 +864,49 @@ async fn resolve(
     let today = Utc::now().with_timezone(&cx.tz).date_naive();
     let first = first_data_day(db, ctx.tenant_id).await?;
     let range = metrics::resolve_period(time_range, since, until, today, first)?;
-    Ok(Resolved { cx, range, model })
+    Ok(Resolved {
+        cx,
+        today,
+        range,
+        model,
+    })
 }
 
-async fn audit_read(
-    db: &DatabaseConnection,
-    ctx: &TenantCtx,
-    what: &str,
+/// The audit row of one Marketing Hub read, and what the answer depended on
+/// besides the data (the tenant's time zone and day), for the read cache.
+#[derive(Debug, Clone)]
+pub struct ReadAudit {
+    what: &'static str,
     resource: Option<String>,
-    r: &Resolved,
-) -> Result<(), CoreError> {
-    crm_db::audit::record(
-        db,
-        &ctx.actor(),
-        &format!("marketing.{what}_read"),
-        "marketing",
-        resource,
-        json!({"since": r.range.since, "until": r.range.until, "model": r.model}),
-    )
-    .await?;
-    Ok(())
+    details: serde_json::Value,
+    pub(crate) tz: Tz,
+    pub(crate) today: NaiveDate,
+}
+
+impl ReadAudit {
+    fn of(what: &'static str, resource: Option<String>, r: &Resolved) -> Self {
+        ReadAudit {
+            what,
+            resource,
+            details: json!({"since": r.range.since, "until": r.range.until, "model": r.model}),
+            tz: r.cx.tz,
+            today: r.today,
+        }
+    }
+
+    /// Writes the audit row (`marketing.<what>_read`).
+    pub async fn record(&self, db: &DatabaseConnection, ctx: &TenantCtx) -> Result<(), CoreError> {
+        crm_db::audit::record(
+            db,
+            &ctx.actor(),
+            &format!("marketing.{}_read", self.what),
+            "marketing",
+            self.resource.clone(),
+            self.details.clone(),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// `GET /api/crm/marketing/stats`.
@@ -890,6 +915,30 @@ pub async fn stats(
     ctx: &TenantCtx,
     q: &StatsQuery,
 ) -> Result<MarketingStats, CoreError> {
+    let (out, read) = stats_inner(db, ctx, q).await?;
+    read.record(db, ctx).await?;
+    Ok(out)
+}
+
+/// [`stats`] through the read cache: a repeated view of unchanged data is
+/// served from memory (still permission-checked and audited).
+pub async fn stats_cached(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    ctx: &TenantCtx,
+    q: &StatsQuery,
+) -> Result<MarketingStats, CoreError> {
+    let key = format!("stats|{q:?}");
+    cache
+        .get_or_compute(db, ctx, key, || stats_inner(db, ctx, q))
+        .await
+}
+
+async fn stats_inner(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    q: &StatsQuery,
+) -> Result<(MarketingStats, ReadAudit), CoreError> {
     let r = resolve(
         db,
         ctx,
@@ -929,45 +978,51 @@ pub async fn stats(
             }
         })
         .collect();
-    audit_read(db, ctx, "stats", None, &r).await?;
-    Ok(MarketingStats {
-        currency,
-        model: r.model,
-        period: r.range.into(),
-        previous_period: prev_range.into(),
-        leads: cur.total.leads,
-        leads_change: metrics::change(cur.total.leads, prev.total.leads),
-        opportunities: cur.total.opportunities,
-        opportunities_change: metrics::change(cur.total.opportunities, prev.total.opportunities),
-        sales_revenue: f.sales_revenue,
-        revenue_change: metrics::change(cur.total.revenue, prev.total.revenue),
-        marketing_spend: f.marketing_spend,
-        spend_change: metrics::change(cur.total.spend, prev.total.spend),
-        roi_percentage: f.roi_percentage,
-        roi_change: metrics::roi_change(
-            f.roi_percentage,
-            metrics::roi_pct(prev.total.revenue, prev.total.spend),
-        ),
-        cpa: f.cpa,
-        cpl: f.cpl,
-        roas: f.roas,
-        won: f.won,
-        customers: f.customers,
-        lead_to_opportunity_rate: f.lead_to_opportunity_rate,
-        opportunity_to_won_rate: f.opportunity_to_won_rate,
-        meta_reported_leads: f.meta_reported_leads,
-        messaging_conversations_started: f.messaging_conversations_started,
-        impressions: f.impressions,
-        clicks: f.clicks,
-        ctr: f.ctr,
-        cpc: f.cpc,
-        cpm: f.cpm,
-        series,
-        warnings,
-        unconverted: notes.unconverted(),
-        last_synced_at: last_synced(&sync),
-        sync,
-    })
+    let read = ReadAudit::of("stats", None, &r);
+    Ok((
+        MarketingStats {
+            currency,
+            model: r.model,
+            period: r.range.into(),
+            previous_period: prev_range.into(),
+            leads: cur.total.leads,
+            leads_change: metrics::change(cur.total.leads, prev.total.leads),
+            opportunities: cur.total.opportunities,
+            opportunities_change: metrics::change(
+                cur.total.opportunities,
+                prev.total.opportunities,
+            ),
+            sales_revenue: f.sales_revenue,
+            revenue_change: metrics::change(cur.total.revenue, prev.total.revenue),
+            marketing_spend: f.marketing_spend,
+            spend_change: metrics::change(cur.total.spend, prev.total.spend),
+            roi_percentage: f.roi_percentage,
+            roi_change: metrics::roi_change(
+                f.roi_percentage,
+                metrics::roi_pct(prev.total.revenue, prev.total.spend),
+            ),
+            cpa: f.cpa,
+            cpl: f.cpl,
+            roas: f.roas,
+            won: f.won,
+            customers: f.customers,
+            lead_to_opportunity_rate: f.lead_to_opportunity_rate,
+            opportunity_to_won_rate: f.opportunity_to_won_rate,
+            meta_reported_leads: f.meta_reported_leads,
+            messaging_conversations_started: f.messaging_conversations_started,
+            impressions: f.impressions,
+            clicks: f.clicks,
+            ctr: f.ctr,
+            cpc: f.cpc,
+            cpm: f.cpm,
+            series,
+            warnings,
+            unconverted: notes.unconverted(),
+            last_synced_at: last_synced(&sync),
+            sync,
+        },
+        read,
+    ))
 }
 
 /// A campaign not (yet) synced is still known when the tenant's leads name
@@ -1121,6 +1176,30 @@ pub async fn campaigns(
     ctx: &TenantCtx,
     q: &CampaignsQuery,
 ) -> Result<CampaignList, CoreError> {
+    let (out, read) = campaigns_inner(db, ctx, q).await?;
+    read.record(db, ctx).await?;
+    Ok(out)
+}
+
+/// [`campaigns`] through the read cache: a repeated view of unchanged data is
+/// served from memory (still permission-checked and audited).
+pub async fn campaigns_cached(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    ctx: &TenantCtx,
+    q: &CampaignsQuery,
+) -> Result<CampaignList, CoreError> {
+    let key = format!("campaigns|{q:?}");
+    cache
+        .get_or_compute(db, ctx, key, || campaigns_inner(db, ctx, q))
+        .await
+}
+
+async fn campaigns_inner(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    q: &CampaignsQuery,
+) -> Result<(CampaignList, ReadAudit), CoreError> {
     let r = resolve(
         db,
         ctx,
@@ -1179,17 +1258,20 @@ pub async fn campaigns(
     let sync = sync_states(db, ctx.tenant_id).await?;
     let mut warnings = notes.warnings();
     warnings.extend(tz_warnings(&r.cx, &sync));
-    audit_read(db, ctx, "campaigns", None, &r).await?;
-    Ok(CampaignList {
-        currency,
-        model: r.model,
-        period: r.range.into(),
-        items,
-        totals: total.figures(exp),
-        warnings,
-        unconverted: notes.unconverted(),
-        last_synced_at: last_synced(&sync),
-    })
+    let read = ReadAudit::of("campaigns", None, &r);
+    Ok((
+        CampaignList {
+            currency,
+            model: r.model,
+            period: r.range.into(),
+            items,
+            totals: total.figures(exp),
+            warnings,
+            unconverted: notes.unconverted(),
+            last_synced_at: last_synced(&sync),
+        },
+        read,
+    ))
 }
 
 /// `GET /api/crm/marketing/campaigns/{id}` with its ads.
@@ -1199,6 +1281,32 @@ pub async fn campaign(
     id: &str,
     q: &StatsQuery,
 ) -> Result<CampaignDetail, CoreError> {
+    let (out, read) = campaign_inner(db, ctx, id, q).await?;
+    read.record(db, ctx).await?;
+    Ok(out)
+}
+
+/// [`campaign`] through the read cache: a repeated view of unchanged data is
+/// served from memory (still permission-checked and audited).
+pub async fn campaign_cached(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    ctx: &TenantCtx,
+    id: &str,
+    q: &StatsQuery,
+) -> Result<CampaignDetail, CoreError> {
+    let key = format!("campaign|{id:?}|{q:?}");
+    cache
+        .get_or_compute(db, ctx, key, || campaign_inner(db, ctx, id, q))
+        .await
+}
+
+async fn campaign_inner(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    id: &str,
+    q: &StatsQuery,
+) -> Result<(CampaignDetail, ReadAudit), CoreError> {
     let r = resolve(
         db,
         ctx,
@@ -1275,17 +1383,20 @@ pub async fn campaign(
         })
         .collect();
     let sync = sync_states(db, ctx.tenant_id).await?;
-    audit_read(db, ctx, "campaign", Some(id.to_owned()), &r).await?;
-    Ok(CampaignDetail {
-        currency,
-        model: r.model,
-        period: r.range.into(),
-        campaign: row,
-        ads,
-        status_history,
-        warnings: notes.warnings(),
-        last_synced_at: last_synced(&sync),
-    })
+    let read = ReadAudit::of("campaign", Some(id.to_owned()), &r);
+    Ok((
+        CampaignDetail {
+            currency,
+            model: r.model,
+            period: r.range.into(),
+            campaign: row,
+            ads,
+            status_history,
+            warnings: notes.warnings(),
+            last_synced_at: last_synced(&sync),
+        },
+        read,
+    ))
 }
 
 /// `GET /api/crm/marketing/campaigns/{id}/insights`: the daily series.
@@ -1295,6 +1406,32 @@ pub async fn campaign_insights(
     id: &str,
     q: &StatsQuery,
 ) -> Result<CampaignInsights, CoreError> {
+    let (out, read) = campaign_insights_inner(db, ctx, id, q).await?;
+    read.record(db, ctx).await?;
+    Ok(out)
+}
+
+/// [`campaign_insights`] through the read cache: a repeated view of unchanged data is
+/// served from memory (still permission-checked and audited).
+pub async fn campaign_insights_cached(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    ctx: &TenantCtx,
+    id: &str,
+    q: &StatsQuery,
+) -> Result<CampaignInsights, CoreError> {
+    let key = format!("campaign_insights|{id:?}|{q:?}");
+    cache
+        .get_or_compute(db, ctx, key, || campaign_insights_inner(db, ctx, id, q))
+        .await
+}
+
+async fn campaign_insights_inner(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    id: &str,
+    q: &StatsQuery,
+) -> Result<(CampaignInsights, ReadAudit), CoreError> {
     let r = resolve(
         db,
         ctx,
@@ -1328,14 +1465,17 @@ pub async fn campaign_insights(
             }
         })
         .collect();
-    audit_read(db, ctx, "campaign_insights", Some(id.to_owned()), &r).await?;
-    Ok(CampaignInsights {
-        currency,
-        campaign_id: id.to_owned(),
-        period: r.range.into(),
-        items,
-        warnings: notes.warnings(),
-    })
+    let read = ReadAudit::of("campaign_insights", Some(id.to_owned()), &r);
+    Ok((
+        CampaignInsights {
+            currency,
+            campaign_id: id.to_owned(),
+            period: r.range.into(),
+            items,
+            warnings: notes.warnings(),
+        },
+        read,
+    ))
 }
 
 /// `GET /api/crm/marketing/stats/roi`: funnel and breakdowns.
@@ -1344,6 +1484,30 @@ pub async fn roi(
     ctx: &TenantCtx,
     q: &StatsQuery,
 ) -> Result<RoiBreakdown, CoreError> {
+    let (out, read) = roi_inner(db, ctx, q).await?;
+    read.record(db, ctx).await?;
+    Ok(out)
+}
+
+/// [`roi`] through the read cache: a repeated view of unchanged data is
+/// served from memory (still permission-checked and audited).
+pub async fn roi_cached(
+    db: &DatabaseConnection,
+    cache: &ReadCache,
+    ctx: &TenantCtx,
+    q: &StatsQuery,
+) -> Result<RoiBreakdown, CoreError> {
+    let key = format!("roi|{q:?}");
+    cache
+        .get_or_compute(db, ctx, key, || roi_inner(db, ctx, q))
+        .await
+}
+
+async fn roi_inner(
+    db: &DatabaseConnection,
+    ctx: &TenantCtx,
+    q: &StatsQuery,
+) -> Result<(RoiBreakdown, ReadAudit), CoreError> {
     let r = resolve(
         db,
         ctx,
@@ -1390,35 +1554,38 @@ pub async fn roi(
     });
     let t = &cur.total;
     let sync = sync_states(db, ctx.tenant_id).await?;
-    audit_read(db, ctx, "roi", None, &r).await?;
-    Ok(RoiBreakdown {
-        currency,
-        model: r.model,
-        period: r.range.into(),
-        totals: t.figures(exp),
-        funnel: vec![
-            FunnelStep {
-                step: "leads".into(),
-                count: t.leads,
-            },
-            FunnelStep {
-                step: "opportunities".into(),
-                count: t.opportunities,
-            },
-            FunnelStep {
-                step: "won".into(),
-                count: t.won,
-            },
-            FunnelStep {
-                step: "customers".into(),
-                count: t.customers,
-            },
-        ],
-        by_campaign,
-        by_source,
-        warnings: notes.warnings(),
-        last_synced_at: last_synced(&sync),
-    })
+    let read = ReadAudit::of("roi", None, &r);
+    Ok((
+        RoiBreakdown {
+            currency,
+            model: r.model,
+            period: r.range.into(),
+            totals: t.figures(exp),
+            funnel: vec![
+                FunnelStep {
+                    step: "leads".into(),
+                    count: t.leads,
+                },
+                FunnelStep {
+                    step: "opportunities".into(),
+                    count: t.opportunities,
+                },
+                FunnelStep {
+                    step: "won".into(),
+                    count: t.won,
+                },
+                FunnelStep {
+                    step: "customers".into(),
+                    count: t.customers,
+                },
+            ],
+            by_campaign,
+            by_source,
+            warnings: notes.warnings(),
+            last_synced_at: last_synced(&sync),
+        },
+        read,
+    ))
 }
 
 /// `GET /api/crm/marketing/sync`: sync state per connected ad account.

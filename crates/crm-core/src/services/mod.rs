@@ -18,6 +18,7 @@ pub mod capi;
 pub mod fx;
 pub mod lead_forms;
 pub mod marketing;
+pub mod marketing_cache;
 pub mod marketing_scan;
 pub mod messaging;
 pub mod rollups;

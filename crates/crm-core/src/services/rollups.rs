@@ -524,6 +524,7 @@ pub async fn recompute_days(
     rates: &Rates,
     days: &[NaiveDate],
 ) -> Result<(), DbErr> {
+    crm_db::rollups::bump_version(conn, t.id).await?;
     for chunk in days.chunks(31) {
         daily::Entity::delete_many()
             .filter(daily::Column::TenantId.eq(t.id))
@@ -906,6 +907,7 @@ pub async fn rebuild(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Rebuild
             .filter(extra::Column::TenantId.eq(tenant_id))
             .exec(&txn)
             .await?;
+        crm_db::rollups::bump_version(&txn, tenant_id).await?;
         txn.commit().await?;
     }
     let mut after: Option<Uuid> = None;

@@ -161,6 +161,7 @@ async fn ensure_state(
     )
     .exec_without_returning(conn)
     .await?;
+    crm_db::rollups::bump_version(conn, tenant_id).await?;
     Ok(())
 }
 
@@ -238,6 +239,7 @@ async fn record_failure(
     am.next_run_at = Set(next);
     am.updated_at = Set(now);
     am.update(db).await?;
+    crm_db::rollups::bump_version(db, tenant_id).await?;
     Ok(())
 }
 
@@ -331,6 +333,7 @@ pub async fn sync_with_session(
         am.last_started_at = Set(Some(now));
         am.updated_at = Set(Utc::now());
         am.update(db).await?;
+        crm_db::rollups::bump_version(db, tenant_id).await?;
     }
     let account = session.ad_account(ad_account_id).await?;
     let currency = account.currency.clone().unwrap_or_else(|| "USD".to_owned());
@@ -411,6 +414,8 @@ pub async fn sync_with_session(
     }
     // Leads whose ad was not known yet may now resolve to a campaign.
     super::rollups::mark_unknown_campaign_leads(&txn, tenant_id).await?;
+    // Campaign names and statuses show in the Marketing Hub.
+    crm_db::rollups::bump_version(&txn, tenant_id).await?;
     txn.commit().await?;
 
     // Insights: the lookback window every run, then backfill chunks.
@@ -461,6 +466,7 @@ pub async fn sync_with_session(
         am.progress_pct = Set(pct.min(99));
         am.updated_at = Set(Utc::now());
         am.update(db).await?;
+        crm_db::rollups::bump_version(db, tenant_id).await?;
     }
 
     let cur = state(db, tenant_id, ad_account_id).await?;
@@ -480,6 +486,7 @@ pub async fn sync_with_session(
     am.progress_pct = Set(100);
     am.updated_at = Set(Utc::now());
     am.update(&txn).await?;
+    crm_db::rollups::bump_version(&txn, tenant_id).await?;
     schedule_next(&txn, tenant_id, ad_account_id, next).await?;
     crm_db::outbox::emit(
         &txn,

@@ -171,7 +171,9 @@ async fn stats(
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<MarketingStats>> {
-    Ok(ApiJson(svc::stats(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// The funnel and the breakdowns by campaign and by source (channel).
@@ -184,7 +186,9 @@ async fn roi(
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<RoiBreakdown>> {
-    Ok(ApiJson(svc::roi(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// Campaign rows (including the "unknown campaign" row), sortable and
@@ -198,7 +202,9 @@ async fn campaigns(
     auth: Authed,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
 ) -> ApiResult<ApiJson<CampaignList>> {
-    Ok(ApiJson(svc::campaigns(&s.db, &auth, &q).await?))
+    Ok(ApiJson(
+        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+    ))
 }
 
 /// One campaign with its ads (creative title and body) and status history.
@@ -212,7 +218,9 @@ async fn campaign(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<CampaignDetail>> {
-    Ok(ApiJson(svc::campaign(&s.db, &auth, &id, &q).await?))
+    Ok(ApiJson(
+        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+    ))
 }
 
 /// The daily series of one campaign.
@@ -227,7 +235,7 @@ async fn campaign_insights(
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<ApiJson<CampaignInsights>> {
     Ok(ApiJson(
-        svc::campaign_insights(&s.db, &auth, &id, &q).await?,
+        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
     ))
 }
 

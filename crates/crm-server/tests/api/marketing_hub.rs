@@ -7,6 +7,7 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use crm_core::services::marketing::{self, CampaignsQuery, StatsQuery};
+use crm_core::services::marketing_cache::ReadCache;
 use crm_core::services::{accounts, attribution, fx, leads, pipeline, sales, sync};
 use crm_core::{Role, TenantCtx};
 use meta_graph::webhook::Referral;
@@ -16,6 +17,10 @@ use serde_json::{Value, json};
 
 struct World {
     db: sea_orm::DatabaseConnection,
+    /// Every Marketing Hub read in these tests goes through the read cache
+    /// the server uses, so a change that did not bump the tenant's version
+    /// would show as a stale number.
+    cache: ReadCache,
     ctx: TenantCtx,
     sb: Sandbox,
     graph: GraphClient,
@@ -77,6 +82,7 @@ async fn world() -> World {
         .unwrap();
     World {
         db,
+        cache: ReadCache::new(256),
         ctx,
         graph,
         token,
@@ -137,8 +143,9 @@ impl World {
     }
 
     async fn stats(&self, range: &str, model: &str) -> marketing::MarketingStats {
-        marketing::stats(
+        marketing::stats_cached(
             &self.db,
+            &self.cache,
             &self.ctx,
             &StatsQuery {
                 time_range: Some(range.into()),
@@ -467,8 +474,9 @@ async fn reference_scenario_numbers_match_the_contract() {
     }
 
     // Campaign rows add up to the totals, and include the unknown row.
-    let list = marketing::campaigns(
+    let list = marketing::campaigns_cached(
         &w.db,
+        &w.cache,
         &w.ctx,
         &CampaignsQuery {
             time_range: Some("7d".into()),
@@ -501,8 +509,9 @@ async fn reference_scenario_numbers_match_the_contract() {
     // Sorted by spend, descending, by default.
     assert!(list.items.windows(2).all(|p| p[0].spend >= p[1].spend));
     // Status filter.
-    let paused = marketing::campaigns(
+    let paused = marketing::campaigns_cached(
         &w.db,
+        &w.cache,
         &w.ctx,
         &CampaignsQuery {
             time_range: Some("7d".into()),
@@ -515,8 +524,9 @@ async fn reference_scenario_numbers_match_the_contract() {
     assert!(paused.items.iter().all(|r| r.status == "PAUSED"));
 
     // Drill-down: the campaign's ads carry creative text and the lead.
-    let detail = marketing::campaign(
+    let detail = marketing::campaign_cached(
         &w.db,
+        &w.cache,
         &w.ctx,
         &campaign_a,
         &StatsQuery {
@@ -533,7 +543,7 @@ async fn reference_scenario_numbers_match_the_contract() {
         detail.ads.iter().map(|a| a.figures.leads).sum::<i64>(),
         detail.campaign.leads
     );
-    let err = marketing::campaign(&w.db, &w.ctx, "424242", &StatsQuery::default())
+    let err = marketing::campaign_cached(&w.db, &w.cache, &w.ctx, "424242", &StatsQuery::default())
         .await
         .unwrap_err();
     assert!(matches!(err, crm_core::CoreError::NotFound(_)));
@@ -544,7 +554,7 @@ async fn reference_scenario_numbers_match_the_contract() {
         ..w.ctx.clone()
     };
     assert!(matches!(
-        marketing::stats(&w.db, &seller, &StatsQuery::default())
+        marketing::stats_cached(&w.db, &w.cache, &seller, &StatsQuery::default())
             .await
             .unwrap_err(),
         crm_core::CoreError::Forbidden(_)
@@ -558,6 +568,16 @@ async fn sync_recovers_from_throttle_expiry_and_restatement() {
     w.sync().await;
     let (since, until) = range_of("7d");
     let before = w.stats("7d", "cohort").await;
+    // A repeated view of unchanged data is served from the read cache.
+    let hits = w.cache.stats().hits;
+    let again = w.stats("7d", "cohort").await;
+    assert_eq!(
+        w.cache.stats().hits,
+        hits + 1,
+        "the second view was computed again"
+    );
+    assert_eq!(again.marketing_spend, before.marketing_spend);
+    assert_eq!(again.last_synced_at, before.last_synced_at);
 
     // Meta restates last week's spend: the next sync's 28-day lookback picks
     // it up and the hub matches the sandbox again.
@@ -570,9 +590,15 @@ async fn sync_recovers_from_throttle_expiry_and_restatement() {
         "restatement changed nothing"
     );
     w.sync().await;
-    assert_eq!(
-        cents(w.stats("7d", "cohort").await.marketing_spend),
-        restated
+    let after = w.stats("7d", "cohort").await;
+    assert_eq!(cents(after.marketing_spend), restated);
+    // The new sync shows (the sync state is part of the answer, not cached
+    // past a change).
+    assert!(
+        after.last_synced_at > before.last_synced_at,
+        "{:?} vs {:?}",
+        after.last_synced_at,
+        before.last_synced_at
     );
 
     // Throttling on insights: the client backs off and the sync completes.
@@ -918,8 +944,9 @@ async fn headline(w: &World) -> Vec<Value> {
             s["sync"] = Value::Null;
             out.push(s);
             let mut c = serde_json::to_value(
-                marketing::campaigns(
+                marketing::campaigns_cached(
                     &w.db,
+                    &w.cache,
                     &w.ctx,
                     &CampaignsQuery {
                         time_range: Some(range.into()),
@@ -1219,8 +1246,9 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
         assert_eq!(s.impressions, t.impressions, "{key} {m}");
         assert_eq!(s.meta_reported_leads, t.meta_leads, "{key} {m}");
         assert_eq!(s.unconverted, conv.unconverted(), "{key} {m}");
-        let list = marketing::campaigns(
+        let list = marketing::campaigns_cached(
             &w.db,
+            &w.cache,
             &w.ctx,
             &CampaignsQuery {
                 time_range: Some(key.into()),

@@ -1,0 +1,127 @@
+//! The Marketing Hub read cache.
+//!
+//! A Marketing Hub answer is a pure function of the tenant's rollups, synced
+//! structure and sync state, the query and the tenant's day. Every write to
+//! those bumps the tenant's read version in the same transaction
+//! ([`crm_db::rollups::bump_version`]), so an answer computed at version `v`
+//! on day `d` is the right answer for as long as the version is `v` and the
+//! tenant's day is `d`. A view then costs one indexed read (the version, and
+//! whether rollup marks are pending) instead of the range sums.
+//!
+//! The version lives in the database, so several servers each keep their own
+//! cache and still never serve an answer older than the last committed
+//! change. Permission checks and the read's audit row happen on every
+//! request, hit or miss.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use chrono_tz::Tz;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::marketing::ReadAudit;
+use super::rollups;
+use crate::roles::Permission;
+use crate::{CoreError, TenantCtx};
+
+#[derive(Clone)]
+struct Entry {
+    version: i64,
+    tz: Tz,
+    today: NaiveDate,
+    read: ReadAudit,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// Counters since start (for `/api/health` style diagnostics and tests).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+pub struct ReadCache {
+    entries: quick_cache::sync::Cache<(Uuid, String), Entry>,
+    enabled: bool,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+impl ReadCache {
+    /// A cache of up to `capacity` answers (0 disables caching: every view
+    /// is computed, as `crm serve --marketing-cache 0` does).
+    pub fn new(capacity: usize) -> Self {
+        ReadCache {
+            entries: quick_cache::sync::Cache::new(capacity.max(1)),
+            enabled: capacity > 0,
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        CacheStats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+        }
+    }
+
+    /// The answer for `key` at the tenant's current version, computed by
+    /// `compute` when there is none. Pending rollup marks are cleared first
+    /// (read-your-writes), which bumps the version.
+    pub async fn get_or_compute<T, F, Fut>(
+        &self,
+        db: &DatabaseConnection,
+        ctx: &TenantCtx,
+        key: String,
+        compute: F,
+    ) -> Result<T, CoreError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(T, ReadAudit), CoreError>>,
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        ctx.require(Permission::MarketingRead)?;
+        let (mut version, dirty) = crm_db::rollups::read_state(db, ctx.tenant_id).await?;
+        if dirty {
+            rollups::refresh(db, ctx.tenant_id).await?;
+            version = crm_db::rollups::read_state(db, ctx.tenant_id).await?.0;
+        }
+        let k = (ctx.tenant_id, key);
+        if self.enabled
+            && let Some(e) = self.entries.get(&k)
+            && e.version == version
+            && Utc::now().with_timezone(&e.tz).date_naive() == e.today
+            && let Some(v) = e.value.downcast_ref::<T>()
+        {
+            let v = v.clone();
+            self.hits.fetch_add(1, Relaxed);
+            e.read.record(db, ctx).await?;
+            return Ok(v);
+        }
+        self.misses.fetch_add(1, Relaxed);
+        // `version` was read before computing: if a change commits while the
+        // answer is computed, the entry is stored under the older version and
+        // is never served.
+        let (v, read) = compute().await?;
+        if self.enabled {
+            self.entries.insert(
+                k,
+                Entry {
+                    version,
+                    tz: read.tz,
+                    today: read.today,
+                    read: read.clone(),
+                    value: Arc::new(v.clone()),
+                },
+            );
+        }
+        read.record(db, ctx).await?;
+        Ok(v)
+    }
+}
