@@ -19,6 +19,7 @@ pub mod fx;
 pub mod marketing;
 pub mod marketing_scan;
 pub mod messaging;
+pub mod pacing;
 pub mod rollups;
 pub mod sync;
 pub mod templates;
