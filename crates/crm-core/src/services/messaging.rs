@@ -1219,11 +1219,8 @@ async fn call_and_record(
                 )
                 .col_expr(
                     wa_message::Column::SentAt,
-                    Func::coalesce([
-                        Expr::col(wa_message::Column::SentAt),
-                        Expr::value(after),
-                    ])
-                    .into(),
+                    Func::coalesce([Expr::col(wa_message::Column::SentAt), Expr::value(after)])
+                        .into(),
                 )
                 .col_expr(wa_message::Column::UpdatedAt, Expr::value(after))
                 .filter(wa_message::Column::Id.eq(message_id))

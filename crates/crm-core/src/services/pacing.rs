@@ -102,7 +102,9 @@ static LANES: LazyLock<Mutex<HashMap<String, Arc<Lane>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn lane(phone_number_id: &str) -> Arc<Lane> {
-    let mut m = LANES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut m = LANES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     m.entry(phone_number_id.to_owned()).or_default().clone()
 }
 
@@ -369,7 +371,12 @@ mod tests {
             let b = 1 + rng.below(max_block(mps));
             next = next.max(0) + b * interval;
             for slot in block_slots(next, b, interval) {
-                let ready = slot + if rng.below(10) == 0 { rng.below(40_000) } else { 0 };
+                let ready = slot
+                    + if rng.below(10) == 0 {
+                        rng.below(40_000)
+                    } else {
+                        0
+                    };
                 let mut t = ready;
                 loop {
                     match gate.try_depart(t, mps) {
