@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(refusals(&mut arrivals, 80), 0);
         let span = (arrivals[arrivals.len() - 1] - arrivals[0]) as f64 / 1e6;
         let rate = (arrivals.len() - 1) as f64 / span;
-        assert!(rate >= 76.0 && rate <= 80.0, "{rate}");
+        assert!((76.0..=80.0).contains(&rate), "{rate}");
         assert!(last_departure > 0);
     }
 
