@@ -40,7 +40,9 @@ pub enum ConnectError {
 /// timeout so that the worker and the HTTP handlers can share it.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, ConnectError> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
+    // `CRM_SQL_LOG=1` logs every statement (target `sqlx::query`): for
+    // counting queries while profiling, never in production.
+    opts.sqlx_logging(std::env::var_os("CRM_SQL_LOG").is_some())
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -103,6 +105,29 @@ pub fn write_txn() -> sea_orm::TransactionOptions {
     sea_orm::TransactionOptions {
         sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
+    }
+}
+
+/// Serializes this process's hot SQLite writers (job claims and outcomes,
+/// send claims and results, pacing, outbox dispatch) in FIFO order.
+///
+/// SQLite has one write lock; a connection that finds it taken sleeps in the
+/// busy handler (1, 2, 5, 10, 15, 20, 25, 50, 100 ms…) and retries, so under
+/// contention every write waits tens of milliseconds for a lock held for a
+/// fraction of one. Queuing the writers of one process on an async mutex
+/// hands the lock over at once. Writers of other processes (a second
+/// `crm worker` on the same file, the CLI) still meet the busy handler,
+/// which stays the correctness mechanism. `None` on PostgreSQL (row locks,
+/// no single writer). Hold the guard only around the write itself and never
+/// take it again while holding it.
+pub async fn write_gate(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    if is_postgres(db) {
+        None
+    } else {
+        Some(GATE.lock().await)
     }
 }
 

@@ -60,6 +60,16 @@ pub async fn dispatch(
     consumers: &[Consumer],
     batch: u64,
 ) -> Result<usize, DbErr> {
+    // Most polls find nothing: look without the write lock first, so an
+    // idle dispatcher never queues behind (or blocks) the writers.
+    let pending = outbox::Entity::find()
+        .filter(outbox::Column::DispatchedAt.is_null())
+        .one(db)
+        .await?;
+    if pending.is_none() {
+        return Ok(0);
+    }
+    let _gate = crate::write_gate(db).await;
     let txn = db.begin_with_options(crate::write_txn()).await?;
     let mut q = outbox::Entity::find()
         .filter(outbox::Column::DispatchedAt.is_null())

@@ -114,7 +114,10 @@ impl Worker {
             }
             let free = permits.available_permits() as u64;
             if free > 0 {
-                match jobs::claim(&self.db, &self.id, free, self.lease).await {
+                let gate = crm_db::write_gate(&self.db).await;
+                let claimed = jobs::claim(&self.db, &self.id, free, self.lease).await;
+                drop(gate);
+                match claimed {
                     Ok(claimed) => {
                         busy |= !claimed.is_empty();
                         for j in claimed {
@@ -162,6 +165,7 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model) {
     };
     let id = j.id;
     let outcome = handler(db.clone(), j.clone()).await;
+    let _gate = crm_db::write_gate(db).await;
     let res = match outcome {
         JobOutcome::Done => jobs::complete(db, id).await,
         JobOutcome::Postpone(at) => jobs::postpone(db, id, at).await,

@@ -465,6 +465,15 @@ pub async fn facts_for(
     conn: &impl ConnectionTrait,
     l: &lead::Model,
 ) -> Result<crate::automation::rule::Facts, CoreError> {
+    Ok(facts_and_tenant_tz(conn, l).await?.0)
+}
+
+/// [`facts_for`], plus the tenant's timezone (for quiet hours) from the same
+/// read.
+async fn facts_and_tenant_tz(
+    conn: &impl ConnectionTrait,
+    l: &lead::Model,
+) -> Result<(crate::automation::rule::Facts, String), CoreError> {
     let mut f = crate::automation::rule::Facts::new();
     let s = |v: &str| Value::String(v.to_owned());
     f.insert("lead.name".into(), s(&l.name));
@@ -528,10 +537,12 @@ pub async fn facts_for(
         f.insert("seller.name".into(), s(&u.name));
         f.insert("seller.first_name".into(), s(&first_name(&u.name)));
     }
+    let mut tz = String::new();
     if let Some(t) = tenant::Entity::find_by_id(l.tenant_id).one(conn).await? {
         f.insert("tenant.name".into(), s(&t.name));
+        tz = t.timezone;
     }
-    Ok(f)
+    Ok((f, tz))
 }
 
 fn lead_tz(l: &lead::Model, tenant_tz: &str, source: &str) -> Tz {
@@ -594,7 +605,7 @@ pub async fn decide(
             "the lead has no WhatsApp id, phone or business-scoped id".into(),
         );
     };
-    let facts = facts_for(conn, l).await?;
+    let (facts, tenant_tz) = facts_and_tenant_tz(conn, l).await?;
     if let Err(field) = spec.conditions_hold(&facts) {
         return skip(
             reason::CONDITIONS_NOT_MET,
@@ -655,11 +666,6 @@ pub async fn decide(
         Err((r, e)) => return skip(r, e.to_string()),
     };
     if let Some(q) = &spec.quiet_hours {
-        let tenant_tz = tenant::Entity::find_by_id(l.tenant_id)
-            .one(conn)
-            .await?
-            .map(|t| t.timezone)
-            .unwrap_or_default();
         let tz = lead_tz(l, &tenant_tz, &q.timezone);
         if let Some(at) = q.next_allowed(now, tz) {
             return Ok(Decision::Reschedule { at });
@@ -1479,7 +1485,7 @@ pub async fn run_send(
         ));
     }
     let (_, phone) = templates::whatsapp_ids(db, run.tenant_id).await?;
-    let wait = match messaging::try_reserve_slot(
+    let slot = match super::pacing::try_reserve(
         db,
         &phone,
         settings.messages_per_second,
@@ -1487,7 +1493,7 @@ pub async fn run_send(
     )
     .await?
     {
-        Ok(w) => w,
+        Ok(s) => s,
         Err(later) => {
             // Spread the retries so postponed jobs do not come back at once.
             let jitter = Duration::from_millis(u64::from(run.id.as_u128() as u16 % 1000));
@@ -1498,9 +1504,6 @@ pub async fn run_send(
             ));
         }
     };
-    if !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-    }
     let sv = messaging::split_values(&values);
     let p = Prepared {
         tenant_id: run.tenant_id,
@@ -1512,6 +1515,7 @@ pub async fn run_send(
         rule_id: Some(rule.id),
         run_id: Some(run.id),
         sent_by: None,
+        slot: Some(slot),
     };
     let outcome = match &resend {
         Some(m) => {
@@ -1520,10 +1524,13 @@ pub async fn run_send(
         }
         None => messaging::send_prepared(db, env, &phone, &p).await?,
     };
-    let fresh = automation_run::Entity::find_by_id(run.id)
-        .one(db)
-        .await?
-        .ok_or(CoreError::NotFound("run"))?;
+    // The run as the send left it (read only when it is written again).
+    let fresh = || async {
+        automation_run::Entity::find_by_id(run.id)
+            .one(db)
+            .await?
+            .ok_or(CoreError::NotFound("run"))
+    };
     match outcome {
         SendOutcome::Sent { .. } => {
             if let Some(tag) = &spec.action.add_tag {
@@ -1540,8 +1547,9 @@ pub async fn run_send(
             Utc::now() + chrono::Duration::from_std(reconcile_after()).unwrap_or_default(),
         )),
         SendOutcome::Failed { code, message, .. } => {
+            let before = fresh().await?;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
-            let mut am: automation_run::ActiveModel = fresh.clone().into();
+            let mut am: automation_run::ActiveModel = before.into();
             am.error_code = Set(code);
             am.error_message = Set(Some(message.clone()));
             am.update(&txn).await?;
@@ -1561,17 +1569,19 @@ pub async fn run_send(
             Ok(RunOutcome::Done)
         }
         SendOutcome::Retry { error, after } => {
+            let before = fresh().await?;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
-            let mut am: automation_run::ActiveModel = fresh.into();
+            let mut am: automation_run::ActiveModel = before.into();
             am.status = Set("scheduled".into());
             am.update(&txn).await?;
             txn.commit().await?;
             Ok(RunOutcome::Retry { error, after })
         }
         SendOutcome::TokenInvalid(msg) => {
+            let before = fresh().await?;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
             messaging::pause_tenant(&txn, run.tenant_id, reason::TOKEN_INVALID).await?;
-            let mut am: automation_run::ActiveModel = fresh.clone().into();
+            let mut am: automation_run::ActiveModel = before.into();
             am.status = Set("scheduled".into());
             am.update(&txn).await?;
             let fresh = automation_run::Entity::find_by_id(run.id)

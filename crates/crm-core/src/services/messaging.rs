@@ -15,10 +15,10 @@ use crm_db::entity::{automation_run, hsm_setting, lead, wa_message, wa_template}
 use crm_db::outbox;
 use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
 use meta_graph::{AccessToken, GraphClient, GraphError};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -845,133 +845,7 @@ pub fn register_webhooks(reg: &mut WebhookRegistry) {
 }
 
 // ---------------------------------------------------------------------------
-// Pacing
-
-/// Headroom under the configured messages per second (2.5%).
-pub const PACING_HEADROOM_PERMILLE: i64 = 25;
-
-/// Reserves the next send slot of a phone number, shared by every worker
-/// through the database. Returns how long to wait before sending.
-pub async fn reserve_slot(
-    conn: &impl ConnectionTrait,
-    phone_number_id: &str,
-    mps: i32,
-) -> Result<Duration, CoreError> {
-    // Slots are spaced a little wider than 1/mps: Meta counts arrivals in a
-    // moving second, and network jitter bunches requests, so pacing exactly
-    // at the cap would draw occasional 130429s.
-    let interval_us: i64 =
-        1_000_000 * (1000 + PACING_HEADROOM_PERMILLE) / (1000 * i64::from(mps.max(1)));
-    let now_us = Utc::now().timestamp_micros();
-    let backend = conn.get_database_backend();
-    let pg = crm_db::is_postgres(conn);
-    let ins = if pg {
-        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES ($1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
-    } else {
-        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES (?1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
-    };
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        ins,
-        [phone_number_id.into()],
-    ))
-    .await?;
-    let upd = if pg {
-        "UPDATE wa_pacing SET next_slot_us = GREATEST(next_slot_us, $1) + $2 \
-         WHERE phone_number_id = $3 RETURNING next_slot_us"
-    } else {
-        "UPDATE wa_pacing SET next_slot_us = MAX(next_slot_us, ?1) + ?2 \
-         WHERE phone_number_id = ?3 RETURNING next_slot_us"
-    };
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            upd,
-            [now_us.into(), interval_us.into(), phone_number_id.into()],
-        ))
-        .await?
-        .ok_or_else(|| CoreError::Internal("pacing row missing".into()))?;
-    let next: i64 = row.try_get("", "next_slot_us")?;
-    let slot = next - interval_us;
-    Ok(Duration::from_micros(
-        u64::try_from(slot - now_us).unwrap_or(0),
-    ))
-}
-
-/// Like [`reserve_slot`], but takes the slot only if it comes within
-/// `max_wait`. Otherwise nothing is reserved and `Err(d)` says how long until
-/// the backlog is short enough to try again: a job that will be postponed
-/// must not consume a slot, or the reservations run away from the real sends.
-pub async fn try_reserve_slot(
-    conn: &impl ConnectionTrait,
-    phone_number_id: &str,
-    mps: i32,
-    max_wait: Duration,
-) -> Result<Result<Duration, Duration>, CoreError> {
-    let interval_us: i64 =
-        1_000_000 * (1000 + PACING_HEADROOM_PERMILLE) / (1000 * i64::from(mps.max(1)));
-    let now_us = Utc::now().timestamp_micros();
-    let max_us = i64::try_from(max_wait.as_micros()).unwrap_or(i64::MAX / 4);
-    let backend = conn.get_database_backend();
-    let pg = crm_db::is_postgres(conn);
-    let ins = if pg {
-        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES ($1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
-    } else {
-        "INSERT INTO wa_pacing (phone_number_id, next_slot_us) VALUES (?1, 0) ON CONFLICT (phone_number_id) DO NOTHING"
-    };
-    conn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        ins,
-        [phone_number_id.into()],
-    ))
-    .await?;
-    let upd = if pg {
-        "UPDATE wa_pacing SET next_slot_us = GREATEST(next_slot_us, $1) + $2 \
-         WHERE phone_number_id = $3 AND next_slot_us <= $4 RETURNING next_slot_us"
-    } else {
-        "UPDATE wa_pacing SET next_slot_us = MAX(next_slot_us, ?1) + ?2 \
-         WHERE phone_number_id = ?3 AND next_slot_us <= ?4 RETURNING next_slot_us"
-    };
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            upd,
-            [
-                now_us.into(),
-                interval_us.into(),
-                phone_number_id.into(),
-                (now_us + max_us).into(),
-            ],
-        ))
-        .await?;
-    if let Some(row) = row {
-        let next: i64 = row.try_get("", "next_slot_us")?;
-        let slot = next - interval_us;
-        return Ok(Ok(Duration::from_micros(
-            u64::try_from(slot - now_us).unwrap_or(0),
-        )));
-    }
-    let sel = if pg {
-        "SELECT next_slot_us FROM wa_pacing WHERE phone_number_id = $1"
-    } else {
-        "SELECT next_slot_us FROM wa_pacing WHERE phone_number_id = ?1"
-    };
-    let next: i64 = match conn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sel,
-            [phone_number_id.into()],
-        ))
-        .await?
-    {
-        Some(r) => r.try_get("", "next_slot_us")?,
-        None => now_us,
-    };
-    Ok(Err(Duration::from_micros(
-        u64::try_from(next - now_us - max_us / 2).unwrap_or(0),
-    )
-    .max(Duration::from_millis(100))))
-}
+// Pacing: see `super::pacing`.
 
 /// When the last outbound message to this lead left (for the pair rate).
 pub async fn last_outbound_at(
@@ -1004,6 +878,9 @@ pub struct Prepared {
     pub rule_id: Option<Uuid>,
     pub run_id: Option<Uuid>,
     pub sent_by: Option<Uuid>,
+    /// The reserved send slot: the request waits for it (and the
+    /// departure gate) right before it leaves.
+    pub slot: Option<super::pacing::Slot>,
 }
 
 /// Splits flat variables (`1`, `name`, `header.1`, `button.0`) into sections.
@@ -1195,6 +1072,7 @@ async fn send_inner(
             return Ok(SendOutcome::AlreadyClaimed);
         }
     } else {
+        let _gate = crm_db::write_gate(db).await;
         let txn = db.begin_with_options(crm_db::write_txn()).await?;
         insert_claim(&txn, p, message_id, now).await?;
         if let Some(run_id) = p.run_id
@@ -1306,30 +1184,48 @@ async fn call_and_record(
         components: send_components,
         biz_opaque_callback_data: Some(format!("m:{message_id}")),
     };
-    let result = graph
-        .session(token)
-        .send_template(phone_number_id, &msg)
-        .await;
+    let session = graph.session(token);
+    if let Some(slot) = &p.slot {
+        slot.depart().await;
+    }
+    let result = session.send_template(phone_number_id, &msg).await;
     let after = Utc::now();
     match result {
         Ok(r) => {
             let wamid = r.wamid().unwrap_or_default().to_owned();
+            let _gate = crm_db::write_gate(db).await;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
-            let m = wa_message::Entity::find_by_id(message_id).one(&txn).await?;
-            if let Some(m) = m {
-                let mut am: wa_message::ActiveModel = m.clone().into();
-                if m.wamid.is_none() {
-                    am.wamid = Set(Some(wamid.clone()));
-                }
-                if rank(&m.status) < rank("sent") {
-                    am.status = Set("sent".into());
-                }
-                if m.sent_at.is_none() {
-                    am.sent_at = Set(Some(after));
-                }
-                am.updated_at = Set(after);
-                am.update(&txn).await?;
-            }
+            // One statement: statuses only move forward (see `rank`), and
+            // a status webhook that came first keeps its wamid and time.
+            use sea_orm::sea_query::ExprTrait as _;
+            let before_sent = ["sent", "delivered", "failed", "read", "played"];
+            wa_message::Entity::update_many()
+                .col_expr(
+                    wa_message::Column::Wamid,
+                    Func::coalesce([
+                        Expr::col(wa_message::Column::Wamid),
+                        Expr::value(wamid.clone()),
+                    ])
+                    .into(),
+                )
+                .col_expr(
+                    wa_message::Column::Status,
+                    Expr::case(
+                        Expr::col(wa_message::Column::Status).is_not_in(before_sent),
+                        "sent",
+                    )
+                    .finally(Expr::col(wa_message::Column::Status))
+                    .into(),
+                )
+                .col_expr(
+                    wa_message::Column::SentAt,
+                    Func::coalesce([Expr::col(wa_message::Column::SentAt), Expr::value(after)])
+                        .into(),
+                )
+                .col_expr(wa_message::Column::UpdatedAt, Expr::value(after))
+                .filter(wa_message::Column::Id.eq(message_id))
+                .exec(&txn)
+                .await?;
             if let Some(run_id) = p.run_id
                 && let Some(run) = automation_run::Entity::find_by_id(run_id).one(&txn).await?
             {
@@ -1420,6 +1316,7 @@ async fn call_and_record(
                     )
                 }
             };
+            let _gate = crm_db::write_gate(db).await;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
             match &record {
                 Some((code, text)) => {
@@ -1490,10 +1387,7 @@ pub async fn send_manual(
     let (values, rendered, recipient) = prepare(&l, &t, &input.variables).map_err(|(_, e)| e)?;
     let (_, phone) = templates::whatsapp_ids(db, ctx.tenant_id).await?;
     let settings = settings_of(db, ctx.tenant_id).await?;
-    let wait = reserve_slot(db, &phone, settings.messages_per_second).await?;
-    if !wait.is_zero() {
-        tokio::time::sleep(wait.min(Duration::from_secs(5))).await;
-    }
+    let slot = super::pacing::reserve(db, &phone, settings.messages_per_second).await?;
     let p = Prepared {
         tenant_id: ctx.tenant_id,
         lead: l.clone(),
@@ -1504,6 +1398,7 @@ pub async fn send_manual(
         rule_id: None,
         run_id: None,
         sent_by: ctx.user_id,
+        slot: Some(slot),
     };
     let outcome = send_prepared(db, env, &phone, &p).await?;
     let message_id = match outcome {

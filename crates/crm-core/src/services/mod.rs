@@ -21,6 +21,7 @@ pub mod marketing;
 pub mod marketing_cache;
 pub mod marketing_scan;
 pub mod messaging;
+pub mod pacing;
 pub mod rollups;
 pub mod sync;
 pub mod templates;
