@@ -275,8 +275,8 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         &Mapping::new(),
         |_| {},
     )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let took = t.elapsed();
     anyhow::ensure!(
         report.created as usize == a.rows && valid == a.rows,
@@ -300,8 +300,8 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         &Mapping::new(),
         |_| {},
     )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "re-import of the same file: {} created, {} duplicates in {:.2} s",
         again.created,

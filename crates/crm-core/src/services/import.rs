@@ -12,8 +12,7 @@ use chrono::{DateTime, Utc};
 use crm_db::audit;
 use crm_db::entity::{lead, lead_activity, lead_tag, lead_touch, outbox as outbox_entity, user};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -147,13 +146,6 @@ pub type Resolved = (
 
 /// A row error: (field, code, reason).
 type RowError = (Option<String>, String, String);
-
-type ContactCols = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
 
 /// Resolves the header row into field positions, or a clear error.
 pub fn resolve_mapping(
@@ -602,19 +594,6 @@ async fn flush(
         was.extend(m.wa_id.clone());
         bsuids.extend(m.bsuid.clone());
     }
-    let mut any = Condition::any();
-    if !phones.is_empty() {
-        any = any.add(lead::Column::Phone.is_in(phones));
-    }
-    if !emails.is_empty() {
-        any = any.add(lead::Column::Email.is_in(emails));
-    }
-    if !was.is_empty() {
-        any = any.add(lead::Column::WaId.is_in(was));
-    }
-    if !bsuids.is_empty() {
-        any = any.add(lead::Column::Bsuid.is_in(bsuids));
-    }
     let names: Vec<String> = rows
         .iter()
         .filter(|r| r.keys.iter().any(|k| k.starts_with("n:")))
@@ -640,26 +619,26 @@ async fn flush(
                 .map(|n| format!("n:{}", n.to_lowercase())),
         );
     }
-    if !any.is_empty() {
-        let existing: Vec<ContactCols> = lead::Entity::find()
+    // One lookup per contact key, each on its own unique index (an OR over
+    // the four columns makes SQLite walk every lead of the tenant).
+    for (col, prefix, values) in [
+        (lead::Column::Phone, "p", phones),
+        (lead::Column::Email, "e", emails),
+        (lead::Column::WaId, "w", was),
+        (lead::Column::Bsuid, "b", bsuids),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let existing: Vec<String> = lead::Entity::find()
             .select_only()
-            .column(lead::Column::Phone)
-            .column(lead::Column::Email)
-            .column(lead::Column::WaId)
-            .column(lead::Column::Bsuid)
+            .column(col)
             .filter(lead::Column::TenantId.eq(ctx.tenant_id))
-            .filter(any)
+            .filter(col.is_in(values))
             .into_tuple()
             .all(&txn)
             .await?;
-        for (p, e, w, b) in existing {
-            seen.extend(keys_of(&Contact {
-                phone: p,
-                email: e,
-                wa_id: w,
-                bsuid: b,
-            }));
-        }
+        seen.extend(existing.into_iter().map(|v| format!("{prefix}:{v}")));
     }
     let actor = ctx.actor();
     let now = Utc::now();

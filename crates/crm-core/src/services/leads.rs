@@ -765,39 +765,35 @@ pub fn normalize_contact(
     })
 }
 
-/// Leads of the tenant matching any of the contact ids (duplicates).
+/// Leads of the tenant matching any of the contact ids (duplicates), oldest
+/// first. One lookup per id, each on its unique index: an OR over the four
+/// columns makes SQLite walk every lead of the tenant.
 pub async fn find_duplicates(
     conn: &impl ConnectionTrait,
     tenant_id: Uuid,
     c: &Contact,
 ) -> Result<Vec<lead::Model>, CoreError> {
-    let mut any = Condition::any();
-    let mut n = 0;
-    if let Some(v) = &c.phone {
-        any = any.add(lead::Column::Phone.eq(v.as_str()));
-        n += 1;
+    let mut out: Vec<lead::Model> = vec![];
+    for (col, v) in [
+        (lead::Column::Phone, &c.phone),
+        (lead::Column::Email, &c.email),
+        (lead::Column::WaId, &c.wa_id),
+        (lead::Column::Bsuid, &c.bsuid),
+    ] {
+        let Some(v) = v else { continue };
+        let found = lead::Entity::find()
+            .filter(lead::Column::TenantId.eq(tenant_id))
+            .filter(col.eq(v.as_str()))
+            .all(conn)
+            .await?;
+        for l in found {
+            if !out.iter().any(|o| o.id == l.id) {
+                out.push(l);
+            }
+        }
     }
-    if let Some(v) = &c.email {
-        any = any.add(lead::Column::Email.eq(v.as_str()));
-        n += 1;
-    }
-    if let Some(v) = &c.wa_id {
-        any = any.add(lead::Column::WaId.eq(v.as_str()));
-        n += 1;
-    }
-    if let Some(v) = &c.bsuid {
-        any = any.add(lead::Column::Bsuid.eq(v.as_str()));
-        n += 1;
-    }
-    if n == 0 {
-        return Ok(vec![]);
-    }
-    Ok(lead::Entity::find()
-        .filter(lead::Column::TenantId.eq(tenant_id))
-        .filter(any)
-        .order_by_asc(lead::Column::Id)
-        .all(conn)
-        .await?)
+    out.sort_by_key(|l| l.id);
+    Ok(out)
 }
 
 pub fn search_text(

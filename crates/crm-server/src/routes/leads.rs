@@ -400,6 +400,7 @@ async fn import_leads(
         ));
     };
     let mapping = parse_mapping(mapping_raw.as_deref())?;
-    let report = import::import_csv(&s.db, &auth, std::io::Cursor::new(data), &mapping, |_| {}).await?;
+    let report =
+        import::import_csv(&s.db, &auth, std::io::Cursor::new(data), &mapping, |_| {}).await?;
     Ok(ApiJson(report))
 }
