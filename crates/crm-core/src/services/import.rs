@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use crm_db::audit;
 use crm_db::entity::{lead, lead_activity, lead_tag, lead_touch, outbox as outbox_entity, user};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -129,6 +130,8 @@ pub struct ImportReport {
 
 const MAX_LISTED: usize = 1000;
 const BATCH: usize = 400;
+/// Rows created between two `ANALYZE leads` on PostgreSQL.
+const ANALYZE_EVERY: u64 = 10_000;
 
 fn norm_header(h: &str) -> String {
     h.trim()
@@ -540,6 +543,7 @@ pub async fn import_csv<R: Read + Send + 'static>(
         let _ = tx.blocking_send(cur);
     });
     let mut seen: HashSet<String> = HashSet::new();
+    let mut analyzed_at = 0u64;
     while let Some(mut p) = rx.recv().await {
         report.rows = p.rows_read;
         for (line, field, code, reason) in p.invalid.drain(..) {
@@ -548,6 +552,14 @@ pub async fn import_csv<R: Read + Send + 'static>(
         }
         flush(db, ctx, &mut p.rows, &mut seen, &mut report).await?;
         progress(report.rows);
+        // A large import changes the table's shape under PostgreSQL's
+        // planner: without fresh statistics (autovacuum may be off or
+        // behind) it takes the tenant prefix index for the duplicate
+        // lookups and filters every lead. Refresh them as the table grows.
+        if crm_db::is_postgres(db) && report.created >= analyzed_at + ANALYZE_EVERY {
+            db.execute_unprepared("ANALYZE leads").await?;
+            analyzed_at = report.created;
+        }
         if p.fatal {
             break;
         }
