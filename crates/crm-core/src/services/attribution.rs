@@ -15,10 +15,8 @@ use crm_db::audit::Actor;
 use crm_db::entity::{meta_ad_object, meta_asset, meta_sync_state};
 use meta_graph::Lead as MetaLead;
 use meta_graph::webhook::{LeadgenChange, Referral};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -353,38 +351,41 @@ pub async fn reconcile_forms(
                     .map_err(handler_err)?;
                 applied += usize::from(created);
             }
-            match st {
-                Some(st) => {
-                    let mut am: meta_sync_state::ActiveModel = st.into();
-                    am.last_success_at = Set(Some(started));
-                    am.status = Set("ok".into());
-                    am.updated_at = Set(Utc::now());
-                    am.update(db).await?;
-                }
-                None => {
-                    meta_sync_state::ActiveModel {
-                        id: Set(crm_db::new_id()),
-                        tenant_id: Set(tenant_id),
-                        ad_account_id: Set(key),
-                        account_name: Set(f.name.clone()),
-                        currency: Set(None),
-                        timezone: Set(None),
-                        status: Set("ok".into()),
-                        last_started_at: Set(Some(started)),
-                        last_success_at: Set(Some(started)),
-                        last_error: Set(None),
-                        last_error_code: Set(None),
-                        last_error_at: Set(None),
-                        next_run_at: Set(None),
-                        backfill_done: Set(true),
-                        backfill_next_until: Set(None),
-                        progress_pct: Set(100),
-                        updated_at: Set(Utc::now()),
-                    }
-                    .insert(db)
-                    .await?;
-                }
-            }
+            // An upsert: the worker's reconcile job and a reconcile run from
+            // elsewhere (a second worker, an operator) may both be first.
+            meta_sync_state::Entity::insert(meta_sync_state::ActiveModel {
+                id: Set(crm_db::new_id()),
+                tenant_id: Set(tenant_id),
+                ad_account_id: Set(key),
+                account_name: Set(f.name.clone()),
+                currency: Set(None),
+                timezone: Set(None),
+                status: Set("ok".into()),
+                last_started_at: Set(Some(started)),
+                last_success_at: Set(Some(started)),
+                last_error: Set(None),
+                last_error_code: Set(None),
+                last_error_at: Set(None),
+                next_run_at: Set(None),
+                backfill_done: Set(true),
+                backfill_next_until: Set(None),
+                progress_pct: Set(100),
+                updated_at: Set(Utc::now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    meta_sync_state::Column::TenantId,
+                    meta_sync_state::Column::AdAccountId,
+                ])
+                .update_columns([
+                    meta_sync_state::Column::LastSuccessAt,
+                    meta_sync_state::Column::Status,
+                    meta_sync_state::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
         }
     }
     Ok(applied)
