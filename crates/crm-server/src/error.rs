@@ -187,6 +187,23 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
+/// A JSON body serialized ahead of time (the Marketing Hub read cache keeps
+/// each answer's body, so a repeated view is not serialized again).
+pub struct JsonBody(pub bytes::Bytes);
+
+impl IntoResponse for JsonBody {
+    fn into_response(self) -> Response {
+        (
+            [(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 /// `Query` whose rejections use the API error shape.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

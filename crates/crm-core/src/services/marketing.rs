@@ -25,7 +25,7 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::marketing_cache::ReadCache;
+use super::marketing_cache::{Cached, ReadCache};
 use super::rollups;
 use crate::metrics::{self, DateRange, Model};
 use crate::roles::Permission;
@@ -927,7 +927,7 @@ pub async fn stats_cached(
     cache: &ReadCache,
     ctx: &TenantCtx,
     q: &StatsQuery,
-) -> Result<MarketingStats, CoreError> {
+) -> Result<Cached<MarketingStats>, CoreError> {
     let key = format!("stats|{q:?}");
     cache
         .get_or_compute(db, ctx, key, || stats_inner(db, ctx, q))
@@ -1188,7 +1188,7 @@ pub async fn campaigns_cached(
     cache: &ReadCache,
     ctx: &TenantCtx,
     q: &CampaignsQuery,
-) -> Result<CampaignList, CoreError> {
+) -> Result<Cached<CampaignList>, CoreError> {
     let key = format!("campaigns|{q:?}");
     cache
         .get_or_compute(db, ctx, key, || campaigns_inner(db, ctx, q))
@@ -1294,7 +1294,7 @@ pub async fn campaign_cached(
     ctx: &TenantCtx,
     id: &str,
     q: &StatsQuery,
-) -> Result<CampaignDetail, CoreError> {
+) -> Result<Cached<CampaignDetail>, CoreError> {
     let key = format!("campaign|{id:?}|{q:?}");
     cache
         .get_or_compute(db, ctx, key, || campaign_inner(db, ctx, id, q))
@@ -1419,7 +1419,7 @@ pub async fn campaign_insights_cached(
     ctx: &TenantCtx,
     id: &str,
     q: &StatsQuery,
-) -> Result<CampaignInsights, CoreError> {
+) -> Result<Cached<CampaignInsights>, CoreError> {
     let key = format!("campaign_insights|{id:?}|{q:?}");
     cache
         .get_or_compute(db, ctx, key, || campaign_insights_inner(db, ctx, id, q))
@@ -1496,7 +1496,7 @@ pub async fn roi_cached(
     cache: &ReadCache,
     ctx: &TenantCtx,
     q: &StatsQuery,
-) -> Result<RoiBreakdown, CoreError> {
+) -> Result<Cached<RoiBreakdown>, CoreError> {
     let key = format!("roi|{q:?}");
     cache
         .get_or_compute(db, ctx, key, || roi_inner(db, ctx, q))

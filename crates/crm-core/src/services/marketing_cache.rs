@@ -12,10 +12,18 @@
 //! cache and still never serve an answer older than the last committed
 //! change. Permission checks and the read's audit row happen on every
 //! request, hit or miss.
+//!
+//! An answer is kept once, behind an `Arc`, with its JSON body serialized on
+//! the first request that needs it: a repeated view neither copies nor
+//! re-serializes the rows (500 campaigns are a few hundred kilobytes).
 
 use std::any::Any;
 use std::future::Future;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use serde::Serialize;
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -26,6 +34,67 @@ use super::marketing::ReadAudit;
 use super::rollups;
 use crate::roles::Permission;
 use crate::{CoreError, TenantCtx};
+
+/// A Marketing Hub answer as the cache holds it: shared, with its JSON body
+/// serialized at most once. Derefs to the answer.
+pub struct Cached<T> {
+    value: Arc<T>,
+    body: Arc<OnceLock<Bytes>>,
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Cached {
+            value: Arc::clone(&self.value),
+            body: Arc::clone(&self.body),
+        }
+    }
+}
+
+impl<T> Deref for Cached<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Cached<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T> Cached<T> {
+    fn new(value: T) -> Self {
+        Cached {
+            value: Arc::new(value),
+            body: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The answer itself (copied only when another holder still shares it).
+    pub fn into_inner(self) -> T
+    where
+        T: Clone,
+    {
+        Arc::unwrap_or_clone(self.value)
+    }
+}
+
+impl<T: Serialize> Cached<T> {
+    /// The answer as a JSON body, serialized by the first caller.
+    pub fn json(&self) -> Result<Bytes, CoreError> {
+        if let Some(b) = self.body.get() {
+            return Ok(b.clone());
+        }
+        let b = Bytes::from(
+            serde_json::to_vec(&*self.value)
+                .map_err(|e| CoreError::Internal(format!("serializing an answer: {e}")))?,
+        );
+        // Two first requests may race: both bodies are equal, one is kept.
+        Ok(self.body.get_or_init(|| b).clone())
+    }
+}
 
 #[derive(Clone)]
 struct Entry {
@@ -79,9 +148,9 @@ impl ReadCache {
         ctx: &TenantCtx,
         key: String,
         compute: F,
-    ) -> Result<T, CoreError>
+    ) -> Result<Cached<T>, CoreError>
     where
-        T: Clone + Send + Sync + 'static,
+        T: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(T, ReadAudit), CoreError>>,
     {
@@ -97,7 +166,7 @@ impl ReadCache {
             && let Some(e) = self.entries.get(&k)
             && e.version == version
             && Utc::now().with_timezone(&e.tz).date_naive() == e.today
-            && let Some(v) = e.value.downcast_ref::<T>()
+            && let Some(v) = e.value.downcast_ref::<Cached<T>>()
         {
             let v = v.clone();
             self.hits.fetch_add(1, Relaxed);
@@ -109,6 +178,7 @@ impl ReadCache {
         // answer is computed, the entry is stored under the older version and
         // is never served.
         let (v, read) = compute().await?;
+        let v = Cached::new(v);
         if self.enabled {
             self.entries.insert(
                 k,
@@ -123,5 +193,39 @@ impl ReadCache {
         }
         read.record(db, ctx).await?;
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    struct Answer {
+        n: u32,
+        name: String,
+    }
+
+    #[test]
+    fn the_body_is_serialized_once_and_shared_by_every_holder() {
+        let a = Cached::new(Answer {
+            n: 7,
+            name: "Campaña".into(),
+        });
+        let b = a.clone();
+        let first = a.json().unwrap();
+        let second = b.json().unwrap();
+        assert_eq!(&first[..], r#"{"n":7,"name":"Campaña"}"#.as_bytes());
+        // The same buffer, not an equal copy.
+        assert_eq!(first.as_ptr(), second.as_ptr());
+        assert_eq!(b.n, 7);
+        drop(a);
+        assert_eq!(
+            b.into_inner(),
+            Answer {
+                n: 7,
+                name: "Campaña".into()
+            }
+        );
     }
 }

@@ -22,7 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, JsonBody};
 use crate::routes::meta::api_error as meta_api_error;
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
@@ -170,9 +170,11 @@ async fn stats(
     State(s): State<AppState>,
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<ApiJson<MarketingStats>> {
-    Ok(ApiJson(
-        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+) -> ApiResult<JsonBody> {
+    Ok(JsonBody(
+        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q)
+            .await?
+            .json()?,
     ))
 }
 
@@ -185,9 +187,11 @@ async fn roi(
     State(s): State<AppState>,
     auth: Authed,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<ApiJson<RoiBreakdown>> {
-    Ok(ApiJson(
-        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+) -> ApiResult<JsonBody> {
+    Ok(JsonBody(
+        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q)
+            .await?
+            .json()?,
     ))
 }
 
@@ -201,9 +205,11 @@ async fn campaigns(
     State(s): State<AppState>,
     auth: Authed,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
-) -> ApiResult<ApiJson<CampaignList>> {
-    Ok(ApiJson(
-        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+) -> ApiResult<JsonBody> {
+    Ok(JsonBody(
+        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q)
+            .await?
+            .json()?,
     ))
 }
 
@@ -217,9 +223,11 @@ async fn campaign(
     auth: Authed,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<ApiJson<CampaignDetail>> {
-    Ok(ApiJson(
-        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+) -> ApiResult<JsonBody> {
+    Ok(JsonBody(
+        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q)
+            .await?
+            .json()?,
     ))
 }
 
@@ -233,9 +241,11 @@ async fn campaign_insights(
     auth: Authed,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<ApiJson<CampaignInsights>> {
-    Ok(ApiJson(
-        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+) -> ApiResult<JsonBody> {
+    Ok(JsonBody(
+        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q)
+            .await?
+            .json()?,
     ))
 }
 

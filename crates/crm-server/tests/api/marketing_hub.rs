@@ -155,6 +155,7 @@ impl World {
         )
         .await
         .unwrap()
+        .into_inner()
     }
 }
 
@@ -943,8 +944,9 @@ async fn headline(w: &World) -> Vec<Value> {
             let mut s = serde_json::to_value(w.stats(range, model).await).unwrap();
             s["sync"] = Value::Null;
             out.push(s);
-            let mut c = serde_json::to_value(
-                marketing::campaigns_cached(
+            // The body the route serves (serialized once, kept with the answer).
+            let mut c: Value = serde_json::from_slice(
+                &marketing::campaigns_cached(
                     &w.db,
                     &w.cache,
                     &w.ctx,
@@ -955,6 +957,8 @@ async fn headline(w: &World) -> Vec<Value> {
                     },
                 )
                 .await
+                .unwrap()
+                .json()
                 .unwrap(),
             )
             .unwrap();
