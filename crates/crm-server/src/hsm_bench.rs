@@ -62,7 +62,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 pub async fn run(a: BenchHsmSendArgs) -> anyhow::Result<()> {
-    let (url, _) = crate::leads_cli::fresh_db(a.database_url.as_deref()).await?;
+    let (url, scratch) = crate::leads_cli::fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {
         "postgresql"
     } else {
@@ -356,6 +356,8 @@ pub async fn run(a: BenchHsmSendArgs) -> anyhow::Result<()> {
         if throttled == 0 { "none" } else { "SOME" }
     );
     sandbox.shutdown().await;
+    db.close().await?;
+    scratch.remove().await?;
     Ok(())
 }
 

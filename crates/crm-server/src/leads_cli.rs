@@ -196,9 +196,37 @@ pub(crate) fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
     (median, p95)
 }
 
-pub(crate) async fn fresh_db(
-    url: Option<&str>,
-) -> anyhow::Result<(String, Option<(String, String)>)> {
+/// Where a benchmark's fresh database lives, so it can be removed afterwards
+/// (a full-scale Marketing Hub run leaves about 2 GB).
+pub(crate) enum Scratch {
+    /// A `crm_bench_<random>` database on a PostgreSQL server.
+    Postgres { admin_url: String, name: String },
+    /// A temporary directory holding a SQLite file.
+    Dir(std::path::PathBuf),
+    /// A database the user named: left alone.
+    Keep,
+}
+
+impl Scratch {
+    /// Drops the database or deletes the directory. Call it after every
+    /// connection to the database is closed.
+    pub(crate) async fn remove(self) -> anyhow::Result<()> {
+        match self {
+            Scratch::Postgres { admin_url, name } => {
+                let admin = Database::connect(admin_url.as_str()).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await?;
+            }
+            Scratch::Dir(dir) => std::fs::remove_dir_all(dir)?,
+            Scratch::Keep => {}
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn fresh_db(url: Option<&str>) -> anyhow::Result<(String, Scratch)> {
     match url {
         Some(u) if u.starts_with("postgres") => {
             let name = format!("crm_bench_{}", uuid::Uuid::new_v4().simple());
@@ -208,14 +236,23 @@ pub(crate) async fn fresh_db(
                 .await?;
             admin.close().await?;
             let base = u.rsplit_once('/').map(|(b, _)| b).unwrap_or(u);
-            Ok((format!("{base}/{name}"), Some((u.to_owned(), name))))
+            Ok((
+                format!("{base}/{name}"),
+                Scratch::Postgres {
+                    admin_url: u.to_owned(),
+                    name,
+                },
+            ))
         }
-        Some(u) => Ok((u.to_owned(), None)),
+        Some(u) => Ok((u.to_owned(), Scratch::Keep)),
         None => {
             let dir =
                 std::env::temp_dir().join(format!("crm-bench-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir)?;
-            Ok((format!("sqlite://{}/bench.db", dir.display()), None))
+            Ok((
+                format!("sqlite://{}/bench.db", dir.display()),
+                Scratch::Dir(dir),
+            ))
         }
     }
 }
@@ -226,7 +263,7 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Marketing(m) => return crate::marketing_cli::run_bench(m).await,
         BenchCmd::HsmSend(a) => return crate::hsm_bench::run(a).await,
     };
-    let (url, drop_after) = fresh_db(a.database_url.as_deref()).await?;
+    let (url, scratch) = fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {
         "postgresql"
     } else {
@@ -382,11 +419,6 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         );
     }
     db.close().await?;
-    if let Some((admin, name)) = drop_after {
-        let admin = Database::connect(admin.as_str()).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await?;
-    }
+    scratch.remove().await?;
     Ok(())
 }

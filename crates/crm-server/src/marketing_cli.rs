@@ -100,7 +100,7 @@ use crm_core::{Role, TenantCtx};
 use crm_db::entity::{
     fx_rate, lead, meta_ad_object, meta_insights_daily, opportunity, pipeline_stage, sale,
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 
 async fn insert_chunks<A, E>(
@@ -121,7 +121,7 @@ where
 }
 
 pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
-    let (url, drop_after) = crate::leads_cli::fresh_db(a.database_url.as_deref()).await?;
+    let (url, scratch) = crate::leads_cli::fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {
         "postgresql"
     } else {
@@ -603,12 +603,7 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
     server.shutdown().await;
     db.close().await?;
     let _ = std::fs::remove_dir_all(&data_dir);
-    if let Some((admin, name)) = drop_after {
-        let admin = Database::connect(admin.as_str()).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
+    scratch.remove().await?;
     Ok(())
 }
 
