@@ -198,6 +198,7 @@ impl ReadCache {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[derive(Clone, Debug, PartialEq, Serialize)]
