@@ -418,7 +418,16 @@ describe('Lead Ads forms', () => {
       'PUT /api/crm/marketing/lead-forms/{form_id}/mapping': () => {
         if (refuse) {
           refuse = false;
-          return { status: 422, body: { error: { code: 'unknown_question', message: '"ciudad" is not a question of the form' } } };
+          return {
+            status: 422,
+            body: {
+              error: {
+                code: 'unknown_question',
+                message: '"ciudad" is not a question of the form',
+                details: { unknown_keys: ['ciudad'], questions: ['full_name', 'email', 'plan_de_interes'] },
+              },
+            },
+          };
         }
         return { status: 200, body: detail(true, 'tag') };
       },
@@ -429,7 +438,10 @@ describe('Lead Ads forms', () => {
     const user = userEvent.setup({ delay: null });
     await user.selectOptions(plan, 'tag');
     await user.click(screen.getByRole('button', { name: /Guardar mapeo/ }));
-    expect(await screen.findByText('"ciudad" is not a question of the form')).toBeInTheDocument();
+    // The refusal in the user's language, with the form's questions from `details`.
+    expect(
+      await screen.findByText('ciudad: no es una pregunta de este formulario. Sus preguntas son: full_name, email, plan_de_interes.'),
+    ).toBeInTheDocument();
     await user.click(screen.getByRole('button', { name: /Guardar mapeo/ }));
     await waitFor(() => expect(calls.filter((c) => c.method === 'PUT').length).toBe(2));
     expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ mapping: { full_name: 'full_name', email: 'email', plan_de_interes: 'tag' } });
