@@ -5,7 +5,7 @@
 //! rows are recomputed from the facts and the synced insights), or the whole
 //! tenant. `crm_core::services::rollups` clears the marks idempotently.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, Months, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, Statement};
 use serde_json::Value;
@@ -119,6 +119,105 @@ pub async fn bump_version(conn: &impl ConnectionTrait, tenant_id: Uuid) -> Resul
     Ok(())
 }
 
+/// The additive columns of `marketing_daily`, summed as they are into
+/// `marketing_monthly` (`reach` is not additive and stays daily).
+pub const SUM_COLUMNS: &[&str] = &[
+    "insight_rows",
+    "spend",
+    "impressions",
+    "clicks",
+    "meta_leads",
+    "messaging",
+    "leads",
+    "opps_c",
+    "won_c",
+    "customers_c",
+    "revenue_c",
+    "opps_a",
+    "won_a",
+    "revenue_a",
+];
+
+/// The levels of the rollup rows: total per channel, campaign, ad. Named in
+/// [`recompute_months`]'s read so that it ranges over the day index
+/// (`tenant_id, level, day, …`) instead of every row of the tenant.
+pub const LEVELS: [&str; 3] = ["t", "c", "a"];
+
+/// The first day of `day`'s month.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The last day of the month that starts on `month`.
+pub fn month_end(month: NaiveDate) -> NaiveDate {
+    month
+        .checked_add_months(Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(month)
+}
+
+/// Recomputes the tenant's `marketing_monthly` rows of these months (each
+/// the first day of a month) from its `marketing_daily` rows. Call it in the
+/// transaction that rewrote the days; idempotent.
+pub async fn recompute_months(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    months: &[NaiveDate],
+) -> Result<(), DbErr> {
+    let pg = crate::is_postgres(conn);
+    let cols = SUM_COLUMNS.join(", ");
+    let sums = SUM_COLUMNS
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let levels = LEVELS
+        .iter()
+        .map(|l| format!("'{l}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (delete, insert) = if pg {
+        (
+            "DELETE FROM marketing_monthly WHERE tenant_id = $1 AND month = $2".to_owned(),
+            format!(
+                "INSERT INTO marketing_monthly (tenant_id, level, month, campaign_id, ad_id, channel, {cols}) \
+                 SELECT tenant_id, level, $2, campaign_id, ad_id, channel, {sums} FROM marketing_daily \
+                 WHERE tenant_id = $1 AND level IN ({levels}) AND day >= $2 AND day <= $3 \
+                 GROUP BY tenant_id, level, campaign_id, ad_id, channel"
+            ),
+        )
+    } else {
+        (
+            "DELETE FROM marketing_monthly WHERE tenant_id = ?1 AND month = ?2".to_owned(),
+            format!(
+                "INSERT INTO marketing_monthly (tenant_id, level, month, campaign_id, ad_id, channel, {cols}) \
+                 SELECT tenant_id, level, ?2, campaign_id, ad_id, channel, {sums} FROM marketing_daily \
+                 WHERE tenant_id = ?1 AND level IN ({levels}) AND day >= ?2 AND day <= ?3 \
+                 GROUP BY tenant_id, level, campaign_id, ad_id, channel"
+            ),
+        )
+    };
+    let backend = conn.get_database_backend();
+    let mut months = months.to_vec();
+    months.sort();
+    months.dedup();
+    for m in months {
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            &delete,
+            [tenant_id.into(), m.into()],
+        ))
+        .await?;
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            &insert,
+            [tenant_id.into(), m.into(), month_end(m).into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// The tenant's Marketing Hub read version (0 before the first bump) and
 /// whether rollup marks are pending, in one round trip.
 pub async fn read_state(
@@ -163,6 +262,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn months_start_on_the_first_and_end_on_their_last_day() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(month_of(d("2026-02-17")), d("2026-02-01"));
+        assert_eq!(month_of(d("2026-03-01")), d("2026-03-01"));
+        assert_eq!(month_end(d("2026-02-01")), d("2026-02-28"));
+        assert_eq!(month_end(d("2028-02-01")), d("2028-02-29"));
+        assert_eq!(month_end(d("2026-12-01")), d("2026-12-31"));
+        assert_eq!(month_end(d("2026-04-01")), d("2026-04-30"));
+    }
 
     #[test]
     fn events_name_their_lead() {

@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use crm_db::entity::{
-    marketing_daily as daily, marketing_daily_extra as extra, meta_ad_object, meta_sync_state,
-    tenant,
+    marketing_daily as daily, marketing_daily_extra as extra, marketing_monthly as monthly,
+    meta_ad_object, meta_sync_state, tenant,
 };
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
@@ -486,6 +486,24 @@ impl From<&daily::Model> for Sums {
 }
 
 impl Sums {
+    /// Adds another group's sums (same key) to these.
+    fn add(&mut self, o: &Sums) {
+        self.insight_rows += o.insight_rows;
+        self.spend += o.spend;
+        self.impressions += o.impressions;
+        self.clicks += o.clicks;
+        self.meta_leads += o.meta_leads;
+        self.messaging += o.messaging;
+        self.leads += o.leads;
+        self.opps_c += o.opps_c;
+        self.won_c += o.won_c;
+        self.customers_c += o.customers_c;
+        self.revenue_c += o.revenue_c;
+        self.opps_a += o.opps_a;
+        self.won_a += o.won_a;
+        self.revenue_a += o.revenue_a;
+    }
+
     /// The row's figures in a model (activity customers come from the
     /// extras, see [`add_extras`]).
     fn acc(&self, model: Model) -> Acc {
@@ -532,6 +550,23 @@ const SUM_COLS: [(daily::Column, &str); 14] = [
     (daily::Column::RevenueA, "revenue_a"),
 ];
 
+const MONTHLY_SUM_COLS: [(monthly::Column, &str); 14] = [
+    (monthly::Column::InsightRows, "insight_rows"),
+    (monthly::Column::Spend, "spend"),
+    (monthly::Column::Impressions, "impressions"),
+    (monthly::Column::Clicks, "clicks"),
+    (monthly::Column::MetaLeads, "meta_leads"),
+    (monthly::Column::Messaging, "messaging"),
+    (monthly::Column::Leads, "leads"),
+    (monthly::Column::OppsC, "opps_c"),
+    (monthly::Column::WonC, "won_c"),
+    (monthly::Column::CustomersC, "customers_c"),
+    (monthly::Column::RevenueC, "revenue_c"),
+    (monthly::Column::OppsA, "opps_a"),
+    (monthly::Column::WonA, "won_a"),
+    (monthly::Column::RevenueA, "revenue_a"),
+];
+
 /// A filter on the rollup rows of one level.
 #[derive(Clone, Copy)]
 enum Scope<'a> {
@@ -570,6 +605,20 @@ impl Scope<'_> {
         match self {
             Scope::Ads(_) => daily::Column::AdId,
             _ => daily::Column::CampaignId,
+        }
+    }
+    fn monthly(&self) -> Condition {
+        let c = Condition::all().add(monthly::Column::Level.eq(self.level()));
+        match self {
+            Scope::Campaigns => c,
+            Scope::Campaign(id) => c.add(monthly::Column::CampaignId.eq(*id)),
+            Scope::Ads(ids) => c.add(monthly::Column::AdId.is_in(ids.iter().cloned())),
+        }
+    }
+    fn monthly_key_col(&self) -> monthly::Column {
+        match self {
+            Scope::Ads(_) => monthly::Column::AdId,
+            _ => monthly::Column::CampaignId,
         }
     }
 }
@@ -680,8 +729,56 @@ async fn totals(
     Ok(c)
 }
 
-/// Per campaign or per ad figures of a range, summed in the database.
-/// Groups with nothing to show in the model are left out.
+/// A range cut at calendar months: the whole months it covers (first days
+/// of the first and last), and the days of its partial months at either end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MonthSplit {
+    months: Option<(NaiveDate, NaiveDate)>,
+    days: Vec<DateRange>,
+}
+
+fn split_months(range: DateRange) -> MonthSplit {
+    use crm_db::rollups::{month_end, month_of};
+    let first = if range.since.day() == 1 {
+        Some(range.since)
+    } else {
+        month_end(month_of(range.since)).succ_opt()
+    };
+    let last = if month_end(month_of(range.until)) == range.until {
+        Some(month_of(range.until))
+    } else {
+        month_of(range.until).pred_opt().map(month_of)
+    };
+    match (first, last) {
+        (Some(first), Some(last)) if first <= last => {
+            let mut days = Vec::new();
+            if let Some(before) = first.pred_opt().filter(|d| range.since <= *d) {
+                days.push(DateRange {
+                    since: range.since,
+                    until: before,
+                });
+            }
+            if let Some(after) = month_end(last).succ_opt().filter(|d| *d <= range.until) {
+                days.push(DateRange {
+                    since: after,
+                    until: range.until,
+                });
+            }
+            MonthSplit {
+                months: Some((first, last)),
+                days,
+            }
+        }
+        _ => MonthSplit {
+            months: None,
+            days: vec![range],
+        },
+    }
+}
+
+/// Per campaign or per ad figures of a range, summed in the database: whole
+/// months from `marketing_monthly`, the partial months at the ends from
+/// `marketing_daily`. Groups with nothing to show in the model are left out.
 async fn grouped(
     db: &DatabaseConnection,
     tenant_id: Uuid,
@@ -690,26 +787,60 @@ async fn grouped(
     model: Model,
     notes: &mut Notes,
 ) -> Result<HashMap<String, Acc>, CoreError> {
-    let mut q = daily::Entity::find()
-        .select_only()
-        .column_as(scope.key_col(), "key");
-    for (col, name) in SUM_COLS {
-        q = q.column_as(
-            Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT")),
-            name,
+    let split = split_months(range);
+    let mut parts: Vec<Vec<Sums>> = Vec::new();
+    for days in &split.days {
+        let mut q = daily::Entity::find()
+            .select_only()
+            .column_as(scope.key_col(), "key");
+        for (col, name) in SUM_COLS {
+            q = q.column_as(
+                Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT")),
+                name,
+            );
+        }
+        parts.push(
+            q.filter(daily::Column::TenantId.eq(tenant_id))
+                .filter(scope.daily())
+                .filter(daily::Column::Day.gte(days.since))
+                .filter(daily::Column::Day.lte(days.until))
+                .group_by(scope.key_col())
+                .into_model::<Sums>()
+                .all(db)
+                .await?,
         );
     }
-    let rows: Vec<Sums> = q
-        .filter(daily::Column::TenantId.eq(tenant_id))
-        .filter(scope.daily())
-        .filter(daily::Column::Day.gte(range.since))
-        .filter(daily::Column::Day.lte(range.until))
-        .group_by(scope.key_col())
-        .into_model::<Sums>()
-        .all(db)
-        .await?;
-    let mut out: HashMap<String, Acc> = rows
-        .iter()
+    if let Some((first, last)) = split.months {
+        let key = scope.monthly_key_col();
+        let mut q = monthly::Entity::find().select_only().column_as(key, "key");
+        for (col, name) in MONTHLY_SUM_COLS {
+            q = q.column_as(
+                Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT")),
+                name,
+            );
+        }
+        parts.push(
+            q.filter(monthly::Column::TenantId.eq(tenant_id))
+                .filter(scope.monthly())
+                .filter(monthly::Column::Month.gte(first))
+                .filter(monthly::Column::Month.lte(last))
+                .group_by(key)
+                .into_model::<Sums>()
+                .all(db)
+                .await?,
+        );
+    }
+    let mut sums: HashMap<String, Sums> = HashMap::new();
+    for row in parts.into_iter().flatten() {
+        match sums.get_mut(&row.key) {
+            Some(s) => s.add(&row),
+            None => {
+                sums.insert(row.key.clone(), row);
+            }
+        }
+    }
+    let mut out: HashMap<String, Acc> = sums
+        .values()
         .filter(|s| s.insight_rows > 0 || s.has_crm(model))
         .map(|s| (s.key.clone(), s.acc(model)))
         .collect();
@@ -1636,6 +1767,85 @@ pub async fn sync_now(
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn ranges_split_into_whole_months_and_partial_ends() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let r = |a: &str, b: &str| DateRange {
+            since: d(a),
+            until: d(b),
+        };
+        // A year to a mid-month day: 11 whole months, two partial ends.
+        assert_eq!(
+            split_months(r("2025-11-22", "2026-11-21")),
+            MonthSplit {
+                months: Some((d("2025-12-01"), d("2026-10-01"))),
+                days: vec![r("2025-11-22", "2025-11-30"), r("2026-11-01", "2026-11-21")],
+            }
+        );
+        // Exactly whole months: no daily part.
+        assert_eq!(
+            split_months(r("2026-01-01", "2026-02-28")),
+            MonthSplit {
+                months: Some((d("2026-01-01"), d("2026-02-01"))),
+                days: vec![],
+            }
+        );
+        // Starting on the first, ending mid-month.
+        assert_eq!(
+            split_months(r("2026-01-01", "2026-02-10")),
+            MonthSplit {
+                months: Some((d("2026-01-01"), d("2026-01-01"))),
+                days: vec![r("2026-02-01", "2026-02-10")],
+            }
+        );
+        // Inside one month, or across a month end without a whole month.
+        for (a, b) in [
+            ("2026-03-05", "2026-03-20"),
+            ("2026-03-15", "2026-04-14"),
+            ("2026-03-01", "2026-03-30"),
+            ("2026-03-02", "2026-03-31"),
+        ] {
+            assert_eq!(
+                split_months(r(a, b)),
+                MonthSplit {
+                    months: None,
+                    days: vec![r(a, b)],
+                },
+                "{a}..{b}"
+            );
+        }
+        // A single whole month.
+        assert_eq!(
+            split_months(r("2026-03-01", "2026-03-31")).months,
+            Some((d("2026-03-01"), d("2026-03-01")))
+        );
+        // Every day of every split is covered exactly once.
+        let start = d("2025-12-25");
+        for len in 0..120 {
+            for off in 0..40 {
+                let since = start + chrono::Duration::days(off);
+                let until = since + chrono::Duration::days(len);
+                let sp = split_months(DateRange { since, until });
+                let mut covered = Vec::new();
+                for p in &sp.days {
+                    covered.extend(p.iter_days());
+                }
+                if let Some((f, l)) = sp.months {
+                    covered.extend(
+                        DateRange {
+                            since: f,
+                            until: crm_db::rollups::month_end(l),
+                        }
+                        .iter_days(),
+                    );
+                }
+                covered.sort();
+                let want: Vec<NaiveDate> = DateRange { since, until }.iter_days().collect();
+                assert_eq!(covered, want, "{since}..{until}");
+            }
+        }
+    }
 
     #[test]
     fn figures_follow_the_contract() {

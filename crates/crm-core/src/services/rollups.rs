@@ -12,6 +12,10 @@
 //!    tenant × level (total per channel, campaign, ad) × day, recomputed from
 //!    that day's facts plus the synced insights, money converted to the
 //!    reporting currency per fact at the rate of its date.
+//! 3. **Monthly sums** (`marketing_monthly`): the daily rows summed per
+//!    calendar month, recomputed in the same transaction as their days. Long
+//!    ranges read whole months there and only their partial end months from
+//!    the daily rows.
 //!
 //! Changes mark the lead or day dirty in their own transaction
 //! ([`crm_db::rollups`]); [`refresh`] clears the marks, idempotently, with the
@@ -23,8 +27,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use crm_db::entity::{
     fx_rate, lead, marketing_daily as daily, marketing_daily_extra as extra,
-    marketing_lead_fact as fact, marketing_rollup_dirty as dirty, meta_ad_object,
-    meta_insights_daily, opportunity, pipeline_stage, sale, tenant,
+    marketing_lead_fact as fact, marketing_monthly as monthly, marketing_rollup_dirty as dirty,
+    meta_ad_object, meta_insights_daily, opportunity, pipeline_stage, sale, tenant,
 };
 use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
@@ -729,6 +733,14 @@ pub async fn recompute_days(
                 .await?;
         }
     }
+    // The months of these days, summed again from their daily rows.
+    let months: Vec<NaiveDate> = days
+        .iter()
+        .map(|d| crm_db::rollups::month_of(*d))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    crm_db::rollups::recompute_months(conn, t.id, &months).await?;
     Ok(())
 }
 
@@ -932,6 +944,10 @@ pub async fn rebuild(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Rebuild
             .filter(extra::Column::TenantId.eq(tenant_id))
             .exec(&txn)
             .await?;
+        monthly::Entity::delete_many()
+            .filter(monthly::Column::TenantId.eq(tenant_id))
+            .exec(&txn)
+            .await?;
         crm_db::rollups::bump_version(&txn, tenant_id).await?;
         txn.commit().await?;
     }
@@ -990,8 +1006,16 @@ pub async fn rebuild(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Rebuild
         .count(&txn)
         .await?;
     txn.commit().await?;
-    let days: Vec<NaiveDate> = days.into_iter().collect();
-    for chunk in days.chunks(31) {
+    // One calendar month per transaction, so each month's sums are
+    // computed once.
+    let mut by_month: BTreeMap<NaiveDate, Vec<NaiveDate>> = BTreeMap::new();
+    for d in &days {
+        by_month
+            .entry(crm_db::rollups::month_of(*d))
+            .or_default()
+            .push(*d);
+    }
+    for chunk in by_month.values() {
         let txn = db.begin_with_options(crm_db::write_txn()).await?;
         let rates = Rates::load(&txn, &t).await?;
         recompute_days(&txn, &t, &rates, chunk).await?;
@@ -1000,7 +1024,7 @@ pub async fn rebuild(db: &DatabaseConnection, tenant_id: Uuid) -> Result<Rebuild
     report.days = days.len();
     if pg {
         // The Marketing Hub reads these next; plan them on their new size.
-        db.execute_unprepared("ANALYZE marketing_daily, marketing_daily_extra")
+        db.execute_unprepared("ANALYZE marketing_daily, marketing_daily_extra, marketing_monthly")
             .await?;
     }
     Ok(report)
@@ -1038,6 +1062,11 @@ mod tests {
             paid_at: Some(at(paid)),
             created_at: at(paid),
         }
+    }
+
+    #[test]
+    fn the_monthly_sums_read_every_level() {
+        assert_eq!(crm_db::rollups::LEVELS, [TOTAL, CAMPAIGN, AD]);
     }
 
     #[test]

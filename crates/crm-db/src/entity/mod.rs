@@ -16,6 +16,7 @@ pub mod lead_touch;
 pub mod marketing_daily;
 pub mod marketing_daily_extra;
 pub mod marketing_lead_fact;
+pub mod marketing_monthly;
 pub mod marketing_rollup;
 pub mod marketing_rollup_dirty;
 pub mod meta_ad_object;

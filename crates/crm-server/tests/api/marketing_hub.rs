@@ -881,8 +881,10 @@ async fn conversions_api_ledger_sends_each_stage_once_and_skips_stale_events() {
 }
 
 /// Every stored rollup row of the tenant, without ids, sorted.
-async fn rollup_dump(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
-    use crm_db::entity::{marketing_daily, marketing_daily_extra, marketing_lead_fact};
+async fn rollup_dump(w: &World) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    use crm_db::entity::{
+        marketing_daily, marketing_daily_extra, marketing_lead_fact, marketing_monthly,
+    };
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let t = w.ctx.tenant_id;
     let mut facts: Vec<String> = marketing_lead_fact::Entity::find()
@@ -933,7 +935,16 @@ async fn rollup_dump(w: &World) -> (Vec<String>, Vec<String>, Vec<String>) {
         })
         .collect();
     extra.sort();
-    (facts, daily, extra)
+    let mut monthly: Vec<String> = marketing_monthly::Entity::find()
+        .filter(marketing_monthly::Column::TenantId.eq(t))
+        .all(&w.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    monthly.sort();
+    (facts, daily, extra, monthly)
 }
 
 /// The headline numbers of every (range, model) as JSON, for comparing.
@@ -1302,6 +1313,8 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
     assert_eq!(incremental.0, rebuilt.0, "facts differ");
     assert_eq!(incremental.1, rebuilt.1, "daily rows differ");
     assert_eq!(incremental.2, rebuilt.2, "extra rows differ");
+    assert!(!rebuilt.3.is_empty(), "no monthly sums");
+    assert_eq!(incremental.3, rebuilt.3, "monthly sums differ");
     assert_eq!(numbers, headline(&w).await);
     w.sb.shutdown().await;
 }
