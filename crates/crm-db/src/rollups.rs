@@ -6,11 +6,12 @@
 //! tenant. `crm_core::services::rollups` clears the marks idempotently.
 
 use chrono::{Datelike, Months, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, Statement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, Statement};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::entity::marketing_monthly as monthly;
 use crate::entity::marketing_rollup_dirty as dirty;
 
 pub const LEAD: &str = "lead";
@@ -138,11 +139,6 @@ pub const SUM_COLUMNS: &[&str] = &[
     "revenue_a",
 ];
 
-/// The levels of the rollup rows: total per channel, campaign, ad. Named in
-/// [`recompute_months`]'s read so that it ranges over the day index
-/// (`tenant_id, level, day, …`) instead of every row of the tenant.
-pub const LEVELS: [&str; 3] = ["t", "c", "a"];
-
 /// The first day of `day`'s month.
 pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
@@ -156,64 +152,110 @@ pub fn month_end(month: NaiveDate) -> NaiveDate {
         .unwrap_or(month)
 }
 
-/// Recomputes the tenant's `marketing_monthly` rows of these months (each
-/// the first day of a month) from its `marketing_daily` rows. Call it in the
-/// transaction that rewrote the days; idempotent.
-pub async fn recompute_months(
+/// The `marketing_monthly` columns of [`SUM_COLUMNS`], in that order.
+const MONTHLY_SUMS: [monthly::Column; 14] = [
+    monthly::Column::InsightRows,
+    monthly::Column::Spend,
+    monthly::Column::Impressions,
+    monthly::Column::Clicks,
+    monthly::Column::MetaLeads,
+    monthly::Column::Messaging,
+    monthly::Column::Leads,
+    monthly::Column::OppsC,
+    monthly::Column::WonC,
+    monthly::Column::CustomersC,
+    monthly::Column::RevenueC,
+    monthly::Column::OppsA,
+    monthly::Column::WonA,
+    monthly::Column::RevenueA,
+];
+
+/// The key of one `marketing_monthly` row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MonthKey {
+    pub level: String,
+    pub campaign_id: String,
+    pub ad_id: String,
+    pub channel: String,
+    /// The first day of the month.
+    pub month: NaiveDate,
+}
+
+/// Adds per-key differences (in [`SUM_COLUMNS`] order; negative amounts take
+/// away) to the tenant's monthly sums, creating rows that do not exist yet. A day's rewrite passes its new rows minus its old ones,
+/// so the month stays the sum of its days without reading them again. Call
+/// it in the transaction that rewrote the days, then [`drop_empty_months`].
+pub async fn add_to_months(
+    conn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    deltas: impl IntoIterator<Item = (MonthKey, [i64; 14])>,
+) -> Result<(), DbErr> {
+    let rows: Vec<monthly::ActiveModel> = deltas
+        .into_iter()
+        .filter(|(_, d)| d.iter().any(|v| *v != 0))
+        .map(|(k, d)| monthly::ActiveModel {
+            tenant_id: Set(tenant_id),
+            level: Set(k.level),
+            month: Set(k.month),
+            campaign_id: Set(k.campaign_id),
+            ad_id: Set(k.ad_id),
+            channel: Set(k.channel),
+            insight_rows: Set(d[0]),
+            spend: Set(d[1]),
+            impressions: Set(d[2]),
+            clicks: Set(d[3]),
+            meta_leads: Set(d[4]),
+            messaging: Set(d[5]),
+            leads: Set(d[6]),
+            opps_c: Set(d[7]),
+            won_c: Set(d[8]),
+            customers_c: Set(d[9]),
+            revenue_c: Set(d[10]),
+            opps_a: Set(d[11]),
+            won_a: Set(d[12]),
+            revenue_a: Set(d[13]),
+        })
+        .collect();
+    let excluded = Alias::new("excluded");
+    for chunk in rows.chunks(500) {
+        let mut on_conflict = OnConflict::columns([
+            monthly::Column::TenantId,
+            monthly::Column::Level,
+            monthly::Column::Month,
+            monthly::Column::CampaignId,
+            monthly::Column::AdId,
+            monthly::Column::Channel,
+        ]);
+        on_conflict.values(MONTHLY_SUMS.map(|c| {
+            (
+                c,
+                Expr::col((monthly::Entity, c)).add(Expr::col((excluded.clone(), c))),
+            )
+        }));
+        monthly::Entity::insert_many(chunk.to_vec())
+            .on_conflict(on_conflict)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the tenant's monthly rows of these months whose sums are all
+/// zero (their days left), so the table holds the same rows however it was
+/// reached.
+pub async fn drop_empty_months(
     conn: &impl ConnectionTrait,
     tenant_id: Uuid,
     months: &[NaiveDate],
 ) -> Result<(), DbErr> {
-    let pg = crate::is_postgres(conn);
-    let cols = SUM_COLUMNS.join(", ");
-    let sums = SUM_COLUMNS
-        .iter()
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let levels = LEVELS
-        .iter()
-        .map(|l| format!("'{l}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (delete, insert) = if pg {
-        (
-            "DELETE FROM marketing_monthly WHERE tenant_id = $1 AND month = $2".to_owned(),
-            format!(
-                "INSERT INTO marketing_monthly (tenant_id, level, month, campaign_id, ad_id, channel, {cols}) \
-                 SELECT tenant_id, level, $2, campaign_id, ad_id, channel, {sums} FROM marketing_daily \
-                 WHERE tenant_id = $1 AND level IN ({levels}) AND day >= $2 AND day <= $3 \
-                 GROUP BY tenant_id, level, campaign_id, ad_id, channel"
-            ),
-        )
-    } else {
-        (
-            "DELETE FROM marketing_monthly WHERE tenant_id = ?1 AND month = ?2".to_owned(),
-            format!(
-                "INSERT INTO marketing_monthly (tenant_id, level, month, campaign_id, ad_id, channel, {cols}) \
-                 SELECT tenant_id, level, ?2, campaign_id, ad_id, channel, {sums} FROM marketing_daily \
-                 WHERE tenant_id = ?1 AND level IN ({levels}) AND day >= ?2 AND day <= ?3 \
-                 GROUP BY tenant_id, level, campaign_id, ad_id, channel"
-            ),
-        )
-    };
-    let backend = conn.get_database_backend();
-    let mut months = months.to_vec();
-    months.sort();
-    months.dedup();
-    for m in months {
-        conn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            &delete,
-            [tenant_id.into(), m.into()],
-        ))
-        .await?;
-        conn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            &insert,
-            [tenant_id.into(), m.into(), month_end(m).into()],
-        ))
-        .await?;
+    for chunk in months.chunks(100) {
+        let mut q = monthly::Entity::delete_many()
+            .filter(monthly::Column::TenantId.eq(tenant_id))
+            .filter(monthly::Column::Month.is_in(chunk.iter().copied()));
+        for c in MONTHLY_SUMS {
+            q = q.filter(c.eq(0));
+        }
+        q.exec(conn).await?;
     }
     Ok(())
 }

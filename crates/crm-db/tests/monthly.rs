@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `marketing_monthly`: the migration fills it from existing daily rows, and
-//! `recompute_months` keeps it equal to the daily rows' sums, on whichever
-//! backend CRM_TEST_DATABASE_URL names.
+//! `add_to_months` / `drop_empty_months` apply a day's rewrite to it, on
+//! whichever backend CRM_TEST_DATABASE_URL names.
 
 use chrono::{NaiveDate, Utc};
 use crm_db::Migrator;
@@ -89,7 +89,7 @@ async fn months(
 }
 
 #[tokio::test]
-async fn the_migration_sums_existing_days_and_recompute_follows_changes() {
+async fn the_migration_sums_existing_days_and_a_rewritten_day_moves_its_month() {
     let dir = std::env::temp_dir().join(format!("crm-db-monthly-{}", Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = crm_db::testing::fresh_database_url(&dir).await.unwrap();
@@ -163,18 +163,51 @@ async fn the_migration_sums_existing_days_and_recompute_follows_changes() {
         (3000, 30, 21, 9)
     );
 
-    // A day rewritten (one row gone, one added) and its month recomputed;
-    // the other month and the other tenant are left alone.
-    daily::Entity::delete_many()
-        .filter(daily::Column::TenantId.eq(t))
-        .filter(daily::Column::Day.eq(d("2026-01-31")))
-        .exec(&db)
-        .await
-        .unwrap();
-    day_row(&db, t, "c", "cmp-3", "2026-01-31", 16).await;
-    crm_db::rollups::recompute_months(&db, t, &[d("2026-01-01"), d("2026-01-01")])
-        .await
-        .unwrap();
+    // A day rewritten: January 31 loses its rows (cmp-1: 2, total: 3) and
+    // gains cmp-3 (16); the month gets the difference. The other month and
+    // the other tenant are left alone, and emptied rows are dropped.
+    use crm_db::rollups::{MonthKey, add_to_months, drop_empty_months};
+    let key = |level: &str, campaign: &str| MonthKey {
+        level: level.into(),
+        campaign_id: campaign.into(),
+        ad_id: String::new(),
+        channel: String::new(),
+        month: d("2026-01-01"),
+    };
+    // spend, leads etc. as day_row writes them for n.
+    let sums = |n: i64, rows: i64| {
+        [
+            rows,
+            100 * n,
+            1000 * n,
+            10 * n,
+            n,
+            0,
+            n,
+            0,
+            0,
+            0,
+            7 * n,
+            0,
+            0,
+            3 * n,
+        ]
+    };
+    let neg = |a: [i64; 14]| a.map(|v| -v);
+    add_to_months(
+        &db,
+        t,
+        [
+            (key("c", "cmp-1"), neg(sums(2, 1))),
+            (key("t", ""), neg(sums(3, 1))),
+            (key("c", "cmp-3"), sums(16, 1)),
+            // Nothing to add: no row is written for it.
+            (key("c", "cmp-9"), [0; 14]),
+        ],
+    )
+    .await
+    .unwrap();
+    drop_empty_months(&db, t, &[d("2026-01-01")]).await.unwrap();
     let want = vec![
         (
             "c".to_owned(),
@@ -211,11 +244,18 @@ async fn the_migration_sums_existing_days_and_recompute_follows_changes() {
     ];
     assert_eq!(months(&db, t).await, want);
     assert_eq!(months(&db, other).await.len(), 1);
-    // Idempotent.
-    crm_db::rollups::recompute_months(&db, t, &[d("2026-01-01")])
+    let jan = monthly::Entity::find()
+        .filter(monthly::Column::TenantId.eq(t))
+        .filter(monthly::Column::CampaignId.eq("cmp-1"))
+        .filter(monthly::Column::Month.eq(d("2026-01-01")))
+        .one(&db)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(months(&db, t).await, want);
+    assert_eq!(
+        (jan.impressions, jan.clicks, jan.revenue_c, jan.revenue_a),
+        (1000, 10, 7, 3)
+    );
     db.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

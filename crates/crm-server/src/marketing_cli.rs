@@ -625,28 +625,22 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
 
     // --- The write side: what one change costs the rollups -----------------
     // A day marked dirty and refreshed (its daily rows rewritten from its
-    // facts and insights, then its month re-summed), as the worker, or the
-    // first read after a change, does it.
+    // facts and insights, and its month adjusted by the difference), as the
+    // worker, or the first read after a change, does it.
     const REFRESH_RUNS: usize = 7;
     let day = today - chrono::Duration::days(45);
-    let month = crm_db::rollups::month_of(day);
-    let (mut refresh, mut resum) = (Vec::new(), Vec::new());
+    let mut refresh = Vec::new();
     for _ in 0..REFRESH_RUNS {
         crm_db::rollups::mark_days(&db, tid, [day]).await?;
         let t = Instant::now();
         let r = rollups::refresh(&db, tid).await?;
         refresh.push(t.elapsed());
         anyhow::ensure!(r.days == 1, "expected one refreshed day, got {r:?}");
-        let t = Instant::now();
-        crm_db::rollups::recompute_months(&db, tid, &[month]).await?;
-        resum.push(t.elapsed());
     }
     let (refresh_median, refresh_p95) = crate::leads_cli::stats(refresh);
-    let (resum_median, resum_p95) = crate::leads_cli::stats(resum);
     println!();
     println!(
-        "refresh of one changed day ({day}): median {refresh_median:.1} ms, p95 {refresh_p95:.1} ms; \
-         its month's re-sum alone: median {resum_median:.1} ms, p95 {resum_p95:.1} ms"
+        "refresh of one changed day ({day}): median {refresh_median:.1} ms, p95 {refresh_p95:.1} ms"
     );
     db.close().await?;
     let _ = std::fs::remove_dir_all(&data_dir);

@@ -522,6 +522,28 @@ struct Wide {
     revenue_a: i64,
 }
 
+impl Wide {
+    /// The additive figures, in [`crm_db::rollups::SUM_COLUMNS`] order.
+    fn sums(&self) -> [i64; 14] {
+        [
+            self.insight_rows,
+            self.spend,
+            self.impressions,
+            self.clicks,
+            self.meta_leads,
+            self.messaging,
+            self.leads,
+            self.opps_c,
+            self.won_c,
+            self.customers_c,
+            self.revenue_c,
+            self.opps_a,
+            self.won_a,
+            self.revenue_a,
+        ]
+    }
+}
+
 /// The keys a lead fact rolls into: its channel total, its campaign and, when
 /// known, its ad.
 fn lead_keys(campaign: &str, ad: &str, channel: &str) -> Vec<Key> {
@@ -545,10 +567,13 @@ pub async fn recompute_days(
 ) -> Result<(), DbErr> {
     crm_db::rollups::bump_version(conn, t.id).await?;
     for chunk in days.chunks(31) {
-        daily::Entity::delete_many()
+        // The rows this rewrite removes (exactly those: a concurrent rewrite
+        // of the same day is caught by the unique key), taken away from
+        // their months below.
+        let old: Vec<daily::Model> = daily::Entity::delete_many()
             .filter(daily::Column::TenantId.eq(t.id))
             .filter(daily::Column::Day.is_in(chunk.iter().copied()))
-            .exec(conn)
+            .exec_with_returning(conn)
             .await?;
         extra::Entity::delete_many()
             .filter(extra::Column::TenantId.eq(t.id))
@@ -672,6 +697,39 @@ pub async fn recompute_days(
                 w.messaging += msg;
             }
         }
+        // Each month changes by the new rows minus the old ones.
+        let mut deltas: HashMap<crm_db::rollups::MonthKey, [i64; 14]> = HashMap::new();
+        let month_key = |level: &str, campaign: &str, ad: &str, channel: &str, day: NaiveDate| {
+            crm_db::rollups::MonthKey {
+                level: level.to_owned(),
+                campaign_id: campaign.to_owned(),
+                ad_id: ad.to_owned(),
+                channel: channel.to_owned(),
+                month: crm_db::rollups::month_of(day),
+            }
+        };
+        for ((day, (level, campaign, ad, channel)), w) in &wide {
+            let d = deltas
+                .entry(month_key(level, campaign, ad, channel, *day))
+                .or_default();
+            for (x, v) in d.iter_mut().zip(w.sums()) {
+                *x += v;
+            }
+        }
+        for r in &old {
+            let d = deltas
+                .entry(month_key(
+                    &r.level,
+                    &r.campaign_id,
+                    &r.ad_id,
+                    &r.channel,
+                    r.day,
+                ))
+                .or_default();
+            for (x, v) in d.iter_mut().zip(daily_sums(r)) {
+                *x -= v;
+            }
+        }
         let rows: Vec<daily::ActiveModel> = wide
             .into_iter()
             .map(
@@ -732,16 +790,36 @@ pub async fn recompute_days(
                 .exec_without_returning(conn)
                 .await?;
         }
+        crm_db::rollups::add_to_months(conn, t.id, deltas).await?;
     }
-    // The months of these days, summed again from their daily rows.
     let months: Vec<NaiveDate> = days
         .iter()
         .map(|d| crm_db::rollups::month_of(*d))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    crm_db::rollups::recompute_months(conn, t.id, &months).await?;
+    crm_db::rollups::drop_empty_months(conn, t.id, &months).await?;
     Ok(())
+}
+
+/// A daily row's additive figures, in [`crm_db::rollups::SUM_COLUMNS`] order.
+fn daily_sums(r: &daily::Model) -> [i64; 14] {
+    [
+        r.insight_rows,
+        r.spend,
+        r.impressions,
+        r.clicks,
+        r.meta_leads,
+        r.messaging,
+        r.leads,
+        r.opps_c,
+        r.won_c,
+        r.customers_c,
+        r.revenue_c,
+        r.opps_a,
+        r.won_a,
+        r.revenue_a,
+    ]
 }
 
 /// Marks the days whose rollups an FX rate change can move: the rate's day
@@ -1062,11 +1140,6 @@ mod tests {
             paid_at: Some(at(paid)),
             created_at: at(paid),
         }
-    }
-
-    #[test]
-    fn the_monthly_sums_read_every_level() {
-        assert_eq!(crm_db::rollups::LEVELS, [TOTAL, CAMPAIGN, AD]);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! A long range (a year, "all") then reads one row per key and whole month
 //! plus the daily rows of the partial months at its ends, instead of every
 //! daily row. The rows are a pure function of `marketing_daily`: every
-//! rewrite of a day recomputes its month in the same transaction
-//! (`crm_db::rollups::recompute_months`), and this migration fills them from
-//! the daily rows already there.
+//! rewrite of a day adds its new rows minus its old ones to its month in the
+//! same transaction (`crm_db::rollups::add_to_months`), rows whose sums are
+//! all zero are not kept, and this migration fills them from the daily rows
+//! already there.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -66,6 +67,13 @@ impl MigrationTrait for Migration {
              FROM marketing_daily GROUP BY tenant_id, level, {month}, campaign_id, ad_id, channel"
         ))
         .await?;
+        let zero = crate::rollups::SUM_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = 0"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        db.execute_unprepared(&format!("DELETE FROM marketing_monthly WHERE {zero}"))
+            .await?;
         Ok(())
     }
 

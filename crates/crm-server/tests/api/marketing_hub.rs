@@ -947,6 +947,82 @@ async fn rollup_dump(w: &World) -> (Vec<String>, Vec<String>, Vec<String>, Vec<S
     (facts, daily, extra, monthly)
 }
 
+type MonthSums = std::collections::BTreeMap<(String, String, String, String, NaiveDate), Vec<i64>>;
+
+/// The tenant's `marketing_monthly` rows.
+async fn monthly_rows(w: &World) -> MonthSums {
+    use crm_db::entity::marketing_monthly as m;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    m::Entity::find()
+        .filter(m::Column::TenantId.eq(w.ctx.tenant_id))
+        .all(&w.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                (r.level, r.campaign_id, r.ad_id, r.channel, r.month),
+                vec![
+                    r.insight_rows,
+                    r.spend,
+                    r.impressions,
+                    r.clicks,
+                    r.meta_leads,
+                    r.messaging,
+                    r.leads,
+                    r.opps_c,
+                    r.won_c,
+                    r.customers_c,
+                    r.revenue_c,
+                    r.opps_a,
+                    r.won_a,
+                    r.revenue_a,
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The tenant's `marketing_daily` rows summed per calendar month, here in the
+/// test (rows whose sums are all zero are not kept).
+async fn monthly_from_daily(w: &World) -> MonthSums {
+    use chrono::Datelike;
+    use crm_db::entity::marketing_daily as d;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut out = MonthSums::new();
+    for r in d::Entity::find()
+        .filter(d::Column::TenantId.eq(w.ctx.tenant_id))
+        .all(&w.db)
+        .await
+        .unwrap()
+    {
+        let month = r.day.with_day(1).unwrap();
+        let sums = out
+            .entry((r.level, r.campaign_id, r.ad_id, r.channel, month))
+            .or_insert_with(|| vec![0; 14]);
+        for (s, v) in sums.iter_mut().zip([
+            r.insight_rows,
+            r.spend,
+            r.impressions,
+            r.clicks,
+            r.meta_leads,
+            r.messaging,
+            r.leads,
+            r.opps_c,
+            r.won_c,
+            r.customers_c,
+            r.revenue_c,
+            r.opps_a,
+            r.won_a,
+            r.revenue_a,
+        ]) {
+            *s += v;
+        }
+    }
+    out.retain(|_, v| v.iter().any(|x| *x != 0));
+    out
+}
+
 /// The headline numbers of every (range, model) as JSON, for comparing.
 async fn headline(w: &World) -> Vec<Value> {
     let mut out = vec![];
@@ -1225,6 +1301,11 @@ async fn rollups_rebuild_equals_incremental_after_mixed_changes() {
     // The incremental result.
     rollups::refresh(&w.db, w.ctx.tenant_id).await.unwrap();
     let incremental = rollup_dump(&w).await;
+    assert_eq!(
+        monthly_from_daily(&w).await,
+        monthly_rows(&w).await,
+        "after the incremental changes, the monthly rows are not the sums of the daily rows"
+    );
     assert!(!incremental.0.is_empty() && !incremental.1.is_empty());
     let numbers = headline(&w).await;
 
