@@ -153,7 +153,7 @@ pub fn month_end(month: NaiveDate) -> NaiveDate {
 }
 
 /// The `marketing_monthly` columns of [`SUM_COLUMNS`], in that order.
-const MONTHLY_SUMS: [monthly::Column; 14] = [
+pub const MONTHLY_SUMS: [monthly::Column; 14] = [
     monthly::Column::InsightRows,
     monthly::Column::Spend,
     monthly::Column::Impressions,

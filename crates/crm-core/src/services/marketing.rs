@@ -550,23 +550,6 @@ const SUM_COLS: [(daily::Column, &str); 14] = [
     (daily::Column::RevenueA, "revenue_a"),
 ];
 
-const MONTHLY_SUM_COLS: [(monthly::Column, &str); 14] = [
-    (monthly::Column::InsightRows, "insight_rows"),
-    (monthly::Column::Spend, "spend"),
-    (monthly::Column::Impressions, "impressions"),
-    (monthly::Column::Clicks, "clicks"),
-    (monthly::Column::MetaLeads, "meta_leads"),
-    (monthly::Column::Messaging, "messaging"),
-    (monthly::Column::Leads, "leads"),
-    (monthly::Column::OppsC, "opps_c"),
-    (monthly::Column::WonC, "won_c"),
-    (monthly::Column::CustomersC, "customers_c"),
-    (monthly::Column::RevenueC, "revenue_c"),
-    (monthly::Column::OppsA, "opps_a"),
-    (monthly::Column::WonA, "won_a"),
-    (monthly::Column::RevenueA, "revenue_a"),
-];
-
 /// A filter on the rollup rows of one level.
 #[derive(Clone, Copy)]
 enum Scope<'a> {
@@ -813,10 +796,13 @@ async fn grouped(
     if let Some((first, last)) = split.months {
         let key = scope.monthly_key_col();
         let mut q = monthly::Entity::find().select_only().column_as(key, "key");
-        for (col, name) in MONTHLY_SUM_COLS {
+        for (col, name) in crm_db::rollups::MONTHLY_SUMS
+            .into_iter()
+            .zip(crm_db::rollups::SUM_COLUMNS)
+        {
             q = q.column_as(
                 Expr::from(Func::cast_as(Func::sum(Expr::col(col)), "BIGINT")),
-                name,
+                *name,
             );
         }
         parts.push(

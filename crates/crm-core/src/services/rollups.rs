@@ -726,7 +726,7 @@ pub async fn recompute_days(
                     r.day,
                 ))
                 .or_default();
-            for (x, v) in d.iter_mut().zip(daily_sums(r)) {
+            for (x, v) in d.iter_mut().zip(r.sums()) {
                 *x -= v;
             }
         }
@@ -800,26 +800,6 @@ pub async fn recompute_days(
         .collect();
     crm_db::rollups::drop_empty_months(conn, t.id, &months).await?;
     Ok(())
-}
-
-/// A daily row's additive figures, in [`crm_db::rollups::SUM_COLUMNS`] order.
-fn daily_sums(r: &daily::Model) -> [i64; 14] {
-    [
-        r.insight_rows,
-        r.spend,
-        r.impressions,
-        r.clicks,
-        r.meta_leads,
-        r.messaging,
-        r.leads,
-        r.opps_c,
-        r.won_c,
-        r.customers_c,
-        r.revenue_c,
-        r.opps_a,
-        r.won_a,
-        r.revenue_a,
-    ]
 }
 
 /// Marks the days whose rollups an FX rate change can move: the rate's day

@@ -37,3 +37,25 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The additive figures, in [`crate::rollups::SUM_COLUMNS`] order.
+    pub fn sums(&self) -> [i64; 14] {
+        [
+            self.insight_rows,
+            self.spend,
+            self.impressions,
+            self.clicks,
+            self.meta_leads,
+            self.messaging,
+            self.leads,
+            self.opps_c,
+            self.won_c,
+            self.customers_c,
+            self.revenue_c,
+            self.opps_a,
+            self.won_a,
+            self.revenue_a,
+        ]
+    }
+}

@@ -960,25 +960,8 @@ async fn monthly_rows(w: &World) -> MonthSums {
         .unwrap()
         .into_iter()
         .map(|r| {
-            (
-                (r.level, r.campaign_id, r.ad_id, r.channel, r.month),
-                vec![
-                    r.insight_rows,
-                    r.spend,
-                    r.impressions,
-                    r.clicks,
-                    r.meta_leads,
-                    r.messaging,
-                    r.leads,
-                    r.opps_c,
-                    r.won_c,
-                    r.customers_c,
-                    r.revenue_c,
-                    r.opps_a,
-                    r.won_a,
-                    r.revenue_a,
-                ],
-            )
+            let sums = r.sums().to_vec();
+            ((r.level, r.campaign_id, r.ad_id, r.channel, r.month), sums)
         })
         .collect()
 }
@@ -997,25 +980,11 @@ async fn monthly_from_daily(w: &World) -> MonthSums {
         .unwrap()
     {
         let month = r.day.with_day(1).unwrap();
+        let add = r.sums();
         let sums = out
             .entry((r.level, r.campaign_id, r.ad_id, r.channel, month))
             .or_insert_with(|| vec![0; 14]);
-        for (s, v) in sums.iter_mut().zip([
-            r.insight_rows,
-            r.spend,
-            r.impressions,
-            r.clicks,
-            r.meta_leads,
-            r.messaging,
-            r.leads,
-            r.opps_c,
-            r.won_c,
-            r.customers_c,
-            r.revenue_c,
-            r.opps_a,
-            r.won_a,
-            r.revenue_a,
-        ]) {
+        for (s, v) in sums.iter_mut().zip(add) {
             *s += v;
         }
     }
