@@ -82,6 +82,42 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<bool, D
     Ok(rows > 0)
 }
 
+/// Inserts several jobs in one statement (a job whose dedupe key exists is
+/// skipped). Keep batches to a few hundred jobs: SQLite binds at most
+/// 32,766 values per statement.
+pub async fn enqueue_many(conn: &impl ConnectionTrait, news: Vec<NewJob>) -> Result<(), DbErr> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows = news.into_iter().map(|new| job::ActiveModel {
+        id: Set(crate::new_id()),
+        tenant_id: Set(new.tenant_id),
+        kind: Set(new.kind),
+        payload: Set(new.payload),
+        dedupe_key: Set(new.dedupe_key),
+        status: Set(QUEUED.to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(new.max_attempts.max(1)),
+        run_at: Set(new.run_at),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finished_at: Set(None),
+    });
+    job::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(job::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 /// Claims up to `limit` due jobs for `worker`, each with a lease of `lease`.
 pub async fn claim(
     conn: &impl ConnectionTrait,
@@ -142,6 +178,25 @@ pub async fn complete(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr
     Ok(())
 }
 
+/// Marks several claimed jobs done in one statement per 500 ids.
+pub async fn complete_many(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for chunk in ids.chunks(500) {
+        job::Entity::update_many()
+            .col_expr(job::Column::Status, DONE.into())
+            .col_expr(job::Column::FinishedAt, Some(now).into())
+            .col_expr(job::Column::UpdatedAt, now.into())
+            .col_expr(
+                job::Column::LockedUntil,
+                Option::<DateTime<Utc>>::None.into(),
+            )
+            .filter(job::Column::Id.is_in(chunk.iter().copied()))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Puts a claimed job back in the queue for `run_at` without counting the
 /// attempt (used for deliberate postponement, e.g. quiet hours or pacing).
 pub async fn postpone(
@@ -198,6 +253,36 @@ pub async fn fail(
     am.tenant_id = NotSet;
     job::Entity::update(am).exec(conn).await?;
     Ok(())
+}
+
+/// Deletes up to `limit` jobs of `status` that finished before `before`.
+/// Returns how many went.
+pub async fn prune(
+    conn: &impl ConnectionTrait,
+    status: &str,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = if crate::is_postgres(conn) {
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+         WHERE status = $1 AND finished_at < $2 LIMIT $3)"
+    } else {
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+         WHERE status = ?1 AND finished_at < ?2 LIMIT ?3)"
+    };
+    let res = conn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                status.into(),
+                before.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    Ok(res.rows_affected())
 }
 
 /// Exponential backoff with full jitter: 2^attempt seconds, capped at an hour.

@@ -19,6 +19,10 @@ use sea_orm_migration::MigratorTrait;
 
 pub use migration::Migrator;
 
+/// The size SQLite's write-ahead log is truncated back to after a
+/// checkpoint resets it (`PRAGMA journal_size_limit`).
+pub const SQLITE_WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The default database: an embedded SQLite file under `./data`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/crm.db";
 
@@ -68,6 +72,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(15))
                     .foreign_keys(true)
+                    // A checkpoint that resets the WAL truncates the file
+                    // back to this size; without a limit the WAL keeps the
+                    // size of its largest burst forever.
+                    .pragma("journal_size_limit", SQLITE_WAL_LIMIT_BYTES.to_string())
             });
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         opts.max_connections(max_connections.max(2));

@@ -14,6 +14,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rust_embed::RustEmbed;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -29,9 +30,29 @@ struct WebDist;
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// How often the recorder's upkeep runs: it folds the histogram samples
+/// recorded since the last run into their summaries. Without it the samples
+/// pile up in memory until someone scrapes `/metrics`.
+const METRICS_UPKEEP: Duration = Duration::from_secs(1);
+
 fn metrics_handle() -> Option<&'static PrometheusHandle> {
     METRICS
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            let upkeep = handle.clone();
+            let started = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(METRICS_UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(e) = started {
+                tracing::warn!("could not start the metrics upkeep thread: {e}");
+            }
+            Some(handle)
+        })
         .as_ref()
 }
 
@@ -71,6 +92,10 @@ pub fn build(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             security_headers(https, req, next)
         }))
+        // gzip or brotli, as the client accepts: the web app's assets and
+        // API answers (JSON shrinks 7-9x). Small bodies, images and
+        // event streams are left as they are.
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(track_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let rid = req

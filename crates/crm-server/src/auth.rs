@@ -2,8 +2,9 @@
 //!
 //! `Authed` resolves the caller from an API token (`Authorization: Bearer`) or
 //! the session cookie into a [`TenantCtx`]. Cookie-authenticated mutations must
-//! carry the session's CSRF token in `X-CSRF-Token`. Each authenticated request
-//! also takes a cell from the caller's API rate-limit bucket.
+//! carry the session's CSRF token in `X-CSRF-Token`. Each request with a
+//! credential first takes a cell from that credential's API rate-limit
+//! bucket, before the credential is looked up.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -102,8 +103,25 @@ impl FromRequestParts<AppState> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let client = client_info(parts, state.cfg.trust_proxy);
-        let authed = if let Some(secret) = bearer(parts) {
-            let info = accounts::resolve_api_token(&state.db, secret)
+        // The rate limit comes first, keyed by the presented credential, so
+        // that a request over its limit never reaches the database.
+        let jar = CookieJar::from_headers(&parts.headers);
+        let credential = match bearer(parts) {
+            Some(secret) => Some(("t:", secret.to_owned())),
+            None => jar
+                .get(SESSION_COOKIE)
+                .map(|c| ("s:", c.value().to_owned())),
+        };
+        let Some((kind, secret)) = credential else {
+            return Err(ApiError::unauthenticated());
+        };
+        let key = format!("{kind}{}", &crm_core::secrets::sha256_hex(&secret)[..32]);
+        state
+            .api_limiter
+            .check(&key)
+            .map_err(ApiError::rate_limited)?;
+        let authed = if kind == "t:" {
+            let info = accounts::resolve_api_token(&state.db, &secret)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             Authed {
@@ -118,11 +136,6 @@ impl FromRequestParts<AppState> for Authed {
                 session: None,
             }
         } else {
-            let jar = CookieJar::from_headers(&parts.headers);
-            let secret = jar
-                .get(SESSION_COOKIE)
-                .map(|c| c.value().to_owned())
-                .ok_or_else(ApiError::unauthenticated)?;
             let info = accounts::resolve_session(&state.db, &secret)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
@@ -152,16 +165,6 @@ impl FromRequestParts<AppState> for Authed {
                 session: Some(info),
             }
         };
-        let key = authed
-            .ctx
-            .user_id
-            .or(authed.ctx.token_id)
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        state
-            .api_limiter
-            .check(&key)
-            .map_err(ApiError::rate_limited)?;
         Ok(authed)
     }
 }

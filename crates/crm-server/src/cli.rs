@@ -278,7 +278,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::server::shutdown_signal().await;
                 s.cancel();
             });
-            let mut worker = crate::worker::Worker::new(db, crate::worker::registry(meta_env));
+            let mut worker = crate::worker::Worker::new(
+                db,
+                crate::worker::registry_with(meta_env, args.retention),
+            );
             worker.lease = std::time::Duration::from_secs(args.job_lease_secs.max(1));
             worker.concurrency = args.worker_concurrency.max(1);
             worker.run(stop).await;

@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// Marketing Hub answers kept in memory (0 turns the read cache off).
     #[arg(long, env = "CRM_MARKETING_CACHE", default_value_t = 4096)]
     pub marketing_cache: usize,
+    /// Seconds between writes of the coalesced read audit rows (Marketing
+    /// Hub views are counted in memory and written as one row per user,
+    /// view and hour; a crash loses at most this many seconds of counts).
+    #[arg(long, env = "CRM_READ_AUDIT_FLUSH_SECS", default_value_t = 10)]
+    pub read_audit_flush_secs: u64,
     /// Maximum JSON request body in bytes.
     #[arg(long, env = "CRM_BODY_LIMIT_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub body_limit_bytes: usize,
@@ -79,6 +84,8 @@ pub struct ServeArgs {
     /// Bearer token required by /metrics (open when unset).
     #[arg(long, env = "CRM_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub meta: MetaArgs,
     #[command(flatten)]
@@ -180,6 +187,32 @@ impl KeyArgs {
     }
 }
 
+/// How long finished background work is kept (the `maintenance.prune` job
+/// deletes older rows every ten minutes).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RetentionArgs {
+    /// Hours a finished (done) job is kept.
+    #[arg(long, env = "CRM_JOB_RETENTION_HOURS", default_value_t = 24)]
+    pub job_retention_hours: u64,
+    /// Days a job that failed for good is kept (for inspection).
+    #[arg(long, env = "CRM_FAILED_JOB_RETENTION_DAYS", default_value_t = 30)]
+    pub failed_job_retention_days: u64,
+    /// Days a processed webhook inbox event (done or ignored) is kept.
+    /// Failed and unroutable events stay until replayed.
+    #[arg(long, env = "CRM_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_retention_days: u64,
+}
+
+impl Default for RetentionArgs {
+    fn default() -> Self {
+        RetentionArgs {
+            job_retention_hours: 24,
+            failed_job_retention_days: 30,
+            webhook_retention_days: 30,
+        }
+    }
+}
+
 /// Settings of `crm worker` (a worker process needs the vault and the Meta app too).
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
@@ -201,6 +234,8 @@ pub struct WorkerArgs {
     /// Jobs run at the same time by this worker.
     #[arg(long, env = "CRM_WORKER_CONCURRENCY", default_value_t = 8)]
     pub worker_concurrency: usize,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     #[command(flatten)]
     pub meta: MetaArgs,
     #[command(flatten)]

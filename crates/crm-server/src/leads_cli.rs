@@ -53,6 +53,11 @@ pub enum BenchCmd {
     /// sandbox at its per-number cap; prints the achieved rate, per-second
     /// median/p95, 130429 refusals and a same-process baseline.
     HsmSend(crate::hsm_bench::BenchHsmSendArgs),
+    /// Post N signed Meta webhook deliveries to the real server (worker
+    /// off), then drain them with the worker: ingest events/s against a
+    /// trivial endpoint, processing events/s for status updates (per round)
+    /// and for new leads, lost/doubled counts and the SQLite file sizes.
+    Webhooks(crate::webhooks_bench::BenchWebhooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -262,6 +267,7 @@ pub async fn run_bench(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Leads(a) => a,
         BenchCmd::Marketing(m) => return crate::marketing_cli::run_bench(m).await,
         BenchCmd::HsmSend(a) => return crate::hsm_bench::run(a).await,
+        BenchCmd::Webhooks(a) => return crate::webhooks_bench::run(a).await,
     };
     let (url, scratch) = fresh_db(a.database_url.as_deref()).await?;
     let backend = if url.starts_with("postgres") {

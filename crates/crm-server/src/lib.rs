@@ -1,5 +1,6 @@
 //! The CRM Ventas server: HTTP API, embedded web app, worker and CLI.
 
+pub mod alloc;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -8,10 +9,12 @@ pub mod demo;
 pub mod error;
 pub mod hsm_bench;
 pub mod leads_cli;
+pub mod maintenance;
 pub mod marketing_cli;
 pub mod meta;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod webhooks_bench;
 pub mod worker;

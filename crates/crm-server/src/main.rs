@@ -8,6 +8,7 @@ async fn main() -> std::process::ExitCode {
     }
     let cli = crm_server::cli::Cli::parse();
     crm_server::cli::init_tracing(cli.log_format, &cli.log);
+    crm_server::alloc::init();
     match crm_server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -5,8 +5,9 @@
 //!   GCRA bucket of `max_failures` cells that refills one cell every
 //!   `window / max_failures`. When a failure empties the bucket the IP is
 //!   refused until a cell is back, before its password is even checked.
-//! - API: every authenticated request takes a cell from the caller's bucket
-//!   (per user or per API token).
+//! - API: every request that presents a credential takes a cell from that
+//!   credential's bucket (per session or per API token), before the
+//!   credential is looked up: a caller over its limit costs no query.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -76,6 +77,7 @@ impl LoginLimiter {
 
 pub struct ApiLimiter {
     bucket: Keyed<String, governor::middleware::NoOpMiddleware>,
+    checks: std::sync::atomic::AtomicU64,
 }
 
 impl ApiLimiter {
@@ -84,11 +86,18 @@ impl ApiLimiter {
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         Self {
             bucket: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            checks: Default::default(),
         }
     }
 
-    /// `Err(seconds)` when the caller must wait.
+    /// `Err(seconds)` when the caller must wait. Keys idle long enough to
+    /// have refilled are dropped every few thousand checks, so keys that are
+    /// never seen again (expired sessions, guessed tokens) do not pile up.
     pub fn check(&self, key: &str) -> Result<(), u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.checks.fetch_add(1, Relaxed) % 4096 == 4095 {
+            self.bucket.retain_recent();
+        }
         self.bucket.check_key(&key.to_owned()).map_err(|nu| {
             nu.wait_time_from(DefaultClock::default().now())
                 .as_secs_f64()

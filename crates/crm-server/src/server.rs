@@ -21,6 +21,8 @@ pub struct RunningServer {
     stop: CancellationToken,
     http: JoinHandle<()>,
     worker: Option<JoinHandle<()>>,
+    /// Writes the coalesced read audit rows; flushes once more on stop.
+    read_log: JoinHandle<()>,
     /// The in-process Meta sandbox (`--meta-sandbox`), e.g. `http://127.0.0.1:PORT`.
     pub meta_sandbox_url: Option<String>,
     meta_sandbox: Option<meta_sandbox::Sandbox>,
@@ -34,6 +36,7 @@ impl RunningServer {
         if let Some(w) = self.worker {
             let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
         }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.read_log).await;
         if let Some(s) = self.meta_sandbox {
             s.shutdown().await;
         }
@@ -45,6 +48,7 @@ impl RunningServer {
         if let Some(w) = self.worker {
             let _ = w.await;
         }
+        let _ = self.read_log.await;
         if let Some(s) = self.meta_sandbox {
             s.shutdown().await;
         }
@@ -107,6 +111,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         marketing_cache: Arc::new(crm_core::services::marketing_cache::ReadCache::new(
             args.marketing_cache,
         )),
+        ingester: crm_core::services::webhooks::Ingester::start(db.clone()),
         cfg: Arc::new(args),
     };
     let stop = CancellationToken::new();
@@ -123,8 +128,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             tracing::error!("http server error: {e}");
         }
     });
+    let read_log = tokio::spawn(crm_core::services::read_log::run_flusher(
+        state.marketing_cache.read_log().clone(),
+        db.clone(),
+        Duration::from_secs(state.cfg.read_audit_flush_secs.max(1)),
+        stop.clone(),
+    ));
     let worker = if state.cfg.worker {
-        let w = Worker::new(db, worker::registry(meta_env));
+        let w = Worker::new(db, worker::registry_with(meta_env, state.cfg.retention));
         Some(tokio::spawn(w.run(stop.clone())))
     } else {
         None
@@ -136,6 +147,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         stop,
         http,
         worker,
+        read_log,
         meta_sandbox_url: sandbox_target.map(|t| t.base_url),
         meta_sandbox,
     })

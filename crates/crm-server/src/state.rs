@@ -20,4 +20,6 @@ pub struct AppState {
     pub meta: Arc<crm_core::services::meta_connection::MetaEnv>,
     /// Marketing Hub answers, keyed by the tenant's read version.
     pub marketing_cache: Arc<crm_core::services::marketing_cache::ReadCache>,
+    /// Stores verified webhook deliveries, grouping concurrent ones.
+    pub ingester: crm_core::services::webhooks::Ingester,
 }

@@ -60,12 +60,21 @@ impl Registry {
     }
 }
 
-/// The handlers every process registers.
+/// The handlers every process registers, with the default retention.
 pub fn registry(meta: Arc<crm_core::services::meta_connection::MetaEnv>) -> Registry {
+    registry_with(meta, crate::config::RetentionArgs::default())
+}
+
+/// The handlers every process registers.
+pub fn registry_with(
+    meta: Arc<crm_core::services::meta_connection::MetaEnv>,
+    retention: crate::config::RetentionArgs,
+) -> Registry {
     let mut reg = Registry {
         meta: Some(meta),
         ..Registry::default()
     };
+    crate::maintenance::register(&mut reg, retention);
     crate::meta::register(&mut reg);
     crate::routes::marketing::register_jobs(&mut reg);
     crate::routes::webhooks::register_jobs(&mut reg, crate::routes::hsm::register_webhooks);
@@ -102,8 +111,14 @@ impl Worker {
         // A finished job wakes the loop at once, so a free slot is refilled
         // without waiting for the next poll.
         let wake = Arc::new(tokio::sync::Notify::new());
+        // Jobs that finished and are not yet marked done: the loop marks
+        // them together, in the same turn at the write lock as its next claim.
+        let finished: Finished = Arc::new(std::sync::Mutex::new(Vec::new()));
         tracing::info!(worker = %self.id, "worker started");
         crate::routes::hsm::start_scheduler(&self.db).await;
+        if let Err(e) = crate::maintenance::schedule(&self.db, Utc::now()).await {
+            tracing::warn!("could not schedule the prune job: {e}");
+        }
         while !stop.is_cancelled() {
             let mut busy = false;
             if !registry.consumers.is_empty() {
@@ -113,9 +128,21 @@ impl Worker {
                 }
             }
             let free = permits.available_permits() as u64;
-            if free > 0 {
+            let done = take_finished(&finished);
+            if free > 0 || !done.is_empty() {
                 let gate = crm_db::write_gate(&self.db).await;
-                let claimed = jobs::claim(&self.db, &self.id, free, self.lease).await;
+                if !done.is_empty()
+                    && let Err(e) = jobs::complete_many(&self.db, &done).await
+                {
+                    // The jobs stay leased; when the lease runs out they run
+                    // again (handlers are idempotent).
+                    tracing::error!("could not mark {} finished jobs done: {e}", done.len());
+                }
+                let claimed = if free > 0 {
+                    jobs::claim(&self.db, &self.id, free, self.lease).await
+                } else {
+                    Ok(vec![])
+                };
                 drop(gate);
                 match claimed {
                     Ok(claimed) => {
@@ -127,8 +154,9 @@ impl Worker {
                             let db = self.db.clone();
                             let registry = registry.clone();
                             let wake = wake.clone();
+                            let finished = finished.clone();
                             tokio::spawn(async move {
-                                run_one(&db, &registry, j).await;
+                                run_one(&db, &registry, j, &finished).await;
                                 drop(permit);
                                 wake.notify_one();
                             });
@@ -146,11 +174,26 @@ impl Worker {
             }
         }
         let _ = permits.acquire_many(self.concurrency.max(1) as u32).await;
+        let done = take_finished(&finished);
+        if !done.is_empty() {
+            let _gate = crm_db::write_gate(&self.db).await;
+            if let Err(e) = jobs::complete_many(&self.db, &done).await {
+                tracing::error!("could not mark {} finished jobs done: {e}", done.len());
+            }
+        }
         tracing::info!(worker = %self.id, "worker stopped");
     }
 }
 
-async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model) {
+type Finished = Arc<std::sync::Mutex<Vec<uuid::Uuid>>>;
+
+fn take_finished(f: &Finished) -> Vec<uuid::Uuid> {
+    f.lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default()
+}
+
+async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, finished: &Finished) {
     let Some(handler) = registry.handlers.get(j.kind.as_str()).cloned() else {
         tracing::error!(job = %j.id, kind = %j.kind, "no handler for job kind");
         let _ = jobs::fail(
@@ -165,6 +208,17 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model) {
     };
     let id = j.id;
     let outcome = handler(db.clone(), j.clone()).await;
+    if let JobOutcome::Done = outcome {
+        if let Ok(mut v) = finished.lock() {
+            v.push(id);
+            return;
+        }
+        let _gate = crm_db::write_gate(db).await;
+        if let Err(e) = jobs::complete(db, id).await {
+            tracing::error!(job = %id, "could not record job outcome: {e}");
+        }
+        return;
+    }
     let _gate = crm_db::write_gate(db).await;
     let res = match outcome {
         JobOutcome::Done => jobs::complete(db, id).await,

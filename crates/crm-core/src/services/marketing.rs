@@ -1011,7 +1011,20 @@ impl ReadAudit {
         }
     }
 
-    /// Writes the audit row (`marketing.<what>_read`).
+    /// Counts the read in the coalesced read log (no database write; see
+    /// [`super::read_log`]).
+    pub fn count(&self, log: &super::read_log::ReadLog, ctx: &TenantCtx) {
+        log.record(
+            ctx,
+            format!("marketing.{}_read", self.what),
+            "marketing",
+            self.resource.clone(),
+            self.details.clone(),
+        );
+    }
+
+    /// Writes the audit row (`marketing.<what>_read`) at once (the uncached
+    /// entry points, used by commands and benchmarks).
     pub async fn record(&self, db: &DatabaseConnection, ctx: &TenantCtx) -> Result<(), CoreError> {
         crm_db::audit::record(
             db,

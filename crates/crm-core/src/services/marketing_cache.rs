@@ -10,8 +10,9 @@
 //!
 //! The version lives in the database, so several servers each keep their own
 //! cache and still never serve an answer older than the last committed
-//! change. Permission checks and the read's audit row happen on every
-//! request, hit or miss.
+//! change. Permission checks happen on every request, hit or miss, and every
+//! view is counted for the audit log in memory ([`super::read_log`]): a hit
+//! writes nothing to the database.
 //!
 //! An answer is kept once, behind an `Arc`, with its JSON body serialized on
 //! the first request that needs it: a repeated view neither copies nor
@@ -31,6 +32,7 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::marketing::ReadAudit;
+use super::read_log::ReadLog;
 use super::rollups;
 use crate::roles::Permission;
 use crate::{CoreError, TenantCtx};
@@ -114,6 +116,9 @@ pub struct CacheStats {
 
 pub struct ReadCache {
     entries: quick_cache::sync::Cache<(Uuid, String), Entry>,
+    /// Where each view is counted for the audit log (flushed in the
+    /// background as coalesced rows).
+    reads: Arc<ReadLog>,
     enabled: bool,
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
@@ -125,10 +130,16 @@ impl ReadCache {
     pub fn new(capacity: usize) -> Self {
         ReadCache {
             entries: quick_cache::sync::Cache::new(capacity.max(1)),
+            reads: Arc::new(ReadLog::new()),
             enabled: capacity > 0,
             hits: Default::default(),
             misses: Default::default(),
         }
+    }
+
+    /// The log the views are counted in (the server flushes it).
+    pub fn read_log(&self) -> &Arc<ReadLog> {
+        &self.reads
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -170,7 +181,7 @@ impl ReadCache {
         {
             let v = v.clone();
             self.hits.fetch_add(1, Relaxed);
-            e.read.record(db, ctx).await?;
+            e.read.count(&self.reads, ctx);
             return Ok(v);
         }
         self.misses.fetch_add(1, Relaxed);
@@ -191,7 +202,7 @@ impl ReadCache {
                 },
             );
         }
-        read.record(db, ctx).await?;
+        read.count(&self.reads, ctx);
         Ok(v)
     }
 }

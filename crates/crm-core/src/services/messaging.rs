@@ -632,6 +632,32 @@ pub async fn apply_status(
     tenant_id: Uuid,
     s: &meta_graph::webhook::MessageStatus,
 ) -> Result<bool, CoreError> {
+    // Most statuses either name a message this tenant never sent or repeat
+    // what is already recorded: find that out with a plain read, so they
+    // cost no write transaction (on SQLite, no turn at the write lock).
+    let callback_id = s
+        .biz_opaque_callback_data
+        .as_deref()
+        .and_then(|d| d.strip_prefix("m:"))
+        .and_then(|d| Uuid::parse_str(d).ok());
+    let mut seen = wa_message::Entity::find()
+        .filter(wa_message::Column::TenantId.eq(tenant_id))
+        .filter(wa_message::Column::Wamid.eq(s.id.as_str()))
+        .one(db)
+        .await?;
+    if seen.is_none()
+        && let Some(mid) = callback_id
+    {
+        seen = wa_message::Entity::find_by_id(mid)
+            .filter(wa_message::Column::TenantId.eq(tenant_id))
+            .one(db)
+            .await?;
+    }
+    match &seen {
+        Some(m) if status_changes(m, &s.status.to_ascii_lowercase()) => {}
+        _ => return Ok(false),
+    }
+    let _gate = crm_db::write_gate(db).await;
     let txn = db.begin_with_options(crm_db::write_txn()).await?;
     // The row is locked (FOR UPDATE on PostgreSQL; SQLite's write transaction
     // already holds the database lock) so that two status webhooks for the
@@ -644,11 +670,7 @@ pub async fn apply_status(
         .one(&txn)
         .await?;
     if msg.is_none()
-        && let Some(mid) = s
-            .biz_opaque_callback_data
-            .as_deref()
-            .and_then(|d| d.strip_prefix("m:"))
-            .and_then(|d| Uuid::parse_str(d).ok())
+        && let Some(mid) = callback_id
     {
         msg = wa_message::Entity::find_by_id(mid)
             .filter(wa_message::Column::TenantId.eq(tenant_id))
@@ -719,6 +741,20 @@ pub async fn apply_status(
     }
     txn.commit().await?;
     Ok(true)
+}
+
+/// Whether applying `status` to `m` would change the row (the same checks
+/// as [`apply_status`] makes under the lock).
+fn status_changes(m: &wa_message::Model, status: &str) -> bool {
+    m.wamid.is_none()
+        || rank(status) > rank(&m.status)
+        || match status {
+            "sent" => m.sent_at.is_none(),
+            "delivered" => m.delivered_at.is_none(),
+            "read" | "played" => m.read_at.is_none(),
+            "failed" => m.failed_at.is_none(),
+            _ => false,
+        }
 }
 
 fn error_text(e: &meta_graph::webhook::WaError) -> String {

@@ -22,6 +22,7 @@ pub mod marketing_cache;
 pub mod marketing_scan;
 pub mod messaging;
 pub mod pacing;
+pub mod read_log;
 pub mod rollups;
 pub mod sync;
 pub mod templates;

@@ -334,54 +334,201 @@ pub struct Ingested {
 }
 
 /// Stores a verified delivery: one row per new event, plus its processing
-/// job, in one transaction.
+/// job, in one transaction (a batch of one; the server groups concurrent
+/// deliveries with [`Ingester`]).
 pub async fn ingest(db: &DatabaseConnection, body: &Value) -> Result<Ingested, CoreError> {
     let events = split(body)?;
-    let txn = db.begin_with_options(crm_db::write_txn()).await?;
-    let now = Utc::now();
-    let mut stored = 0;
-    let mut duplicates = 0;
-    for ev in events {
-        let id = crm_db::new_id();
-        let rows = webhook_inbox::Entity::insert(webhook_inbox::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(None),
-            object: Set(ev.object.chars().take(48).collect()),
-            field: Set(ev.field.chars().take(64).collect()),
-            entry_id: Set(ev.entry_id.clone()),
-            routing_kind: Set(ev.routing_kind.map(str::to_owned)),
-            routing_id: Set(ev.routing_id.clone()),
-            dedupe_key: Set(ev.dedupe_key.clone()),
-            payload: Set(json!({"entry_time": ev.entry_time, "value": ev.value})),
-            status: Set(PENDING.to_owned()),
-            attempts: Set(0),
-            last_error: Set(None),
-            received_at: Set(now),
-            processed_at: Set(None),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::column(webhook_inbox::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if rows == 0 {
-            duplicates += 1;
-            continue;
+    let _gate = crm_db::write_gate(db).await;
+    let mut out = store(db, &[events]).await?;
+    Ok(out.pop().unwrap_or(Ingested {
+        stored: 0,
+        duplicates: 0,
+    }))
+}
+
+/// Most events written in one transaction by the [`Ingester`].
+const BATCH_EVENTS: usize = 2_000;
+/// Inbox rows per INSERT statement (SQLite allows 32,766 bound values).
+const ROWS_PER_STATEMENT: usize = 500;
+
+struct Delivery {
+    events: Vec<SplitEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Ingested, String>>,
+}
+
+/// Groups concurrent webhook deliveries into one write transaction.
+///
+/// Each request hands its split events to one writer task and waits for the
+/// commit before it answers Meta, so an acknowledged event is always stored.
+/// The writer takes whatever deliveries queued up while the previous
+/// transaction ran (up to [`BATCH_EVENTS`] events): one delivery when the
+/// server is quiet, hundreds under a burst, with no added waiting. On SQLite
+/// it takes the process's writer queue ([`crm_db::write_gate`]) like every
+/// hot writer.
+#[derive(Clone)]
+pub struct Ingester {
+    tx: tokio::sync::mpsc::Sender<Delivery>,
+}
+
+impl Ingester {
+    /// Starts the writer task (it ends when every `Ingester` clone is dropped).
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Delivery>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut n = first.events.len();
+                let mut batch = vec![first];
+                while n < BATCH_EVENTS {
+                    match rx.try_recv() {
+                        Ok(d) => {
+                            n += d.events.len();
+                            batch.push(d);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let (events, replies): (Vec<_>, Vec<_>) =
+                    batch.into_iter().map(|d| (d.events, d.reply)).unzip();
+                let res = {
+                    let _gate = crm_db::write_gate(&db).await;
+                    store(&db, &events).await
+                };
+                match res {
+                    Ok(counts) => {
+                        for (reply, c) in replies.into_iter().zip(counts) {
+                            let _ = reply.send(Ok(c));
+                        }
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(msg.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Ingester { tx }
+    }
+
+    /// Stores a verified delivery; returns once it is committed.
+    pub async fn ingest(&self, body: &Value) -> Result<Ingested, CoreError> {
+        let events = split(body)?;
+        if events.is_empty() {
+            return Ok(Ingested {
+                stored: 0,
+                duplicates: 0,
+            });
         }
-        stored += 1;
-        enqueue_process(&txn, id).await?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Delivery { events, reply })
+            .await
+            .map_err(|_| CoreError::Internal("the webhook writer stopped".into()))?;
+        rx.await
+            .map_err(|_| CoreError::Internal("the webhook writer stopped".into()))?
+            .map_err(|e| CoreError::Db(sea_orm::DbErr::Custom(e)))
+    }
+}
+
+/// Stores several deliveries' events in one transaction: the new rows
+/// (a redelivered event keeps its first row) and one processing job per new
+/// row. Returns the counts of each delivery, in order.
+async fn store(
+    db: &DatabaseConnection,
+    deliveries: &[Vec<SplitEvent>],
+) -> Result<Vec<Ingested>, CoreError> {
+    let now = Utc::now();
+    let mut rows = vec![];
+    for events in deliveries {
+        for ev in events {
+            rows.push(webhook_inbox::ActiveModel {
+                id: Set(crm_db::new_id()),
+                tenant_id: Set(None),
+                object: Set(ev.object.chars().take(48).collect()),
+                field: Set(ev.field.chars().take(64).collect()),
+                entry_id: Set(ev.entry_id.clone()),
+                routing_kind: Set(ev.routing_kind.map(str::to_owned)),
+                routing_id: Set(ev.routing_id.clone()),
+                dedupe_key: Set(ev.dedupe_key.clone()),
+                payload: Set(json!({"entry_time": ev.entry_time, "value": ev.value})),
+                status: Set(PENDING.to_owned()),
+                attempts: Set(0),
+                last_error: Set(None),
+                received_at: Set(now),
+                processed_at: Set(None),
+                updated_at: Set(now),
+            });
+        }
+    }
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .filter_map(|r| match &r.id {
+            sea_orm::ActiveValue::Set(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let txn = db.begin_with_options(crm_db::write_txn()).await?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        webhook_inbox::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::column(webhook_inbox::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    // The rows that carry one of our new ids are the events stored now; the
+    // others (a redelivery, or the same event twice in this batch) kept an
+    // earlier row.
+    let mut stored_ids = std::collections::HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let found: Vec<Uuid> = webhook_inbox::Entity::find()
+            .select_only()
+            .column(webhook_inbox::Column::Id)
+            .filter(webhook_inbox::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        stored_ids.extend(found);
+    }
+    let mut new_jobs = Vec::with_capacity(stored_ids.len());
+    let mut counts = Vec::with_capacity(deliveries.len());
+    let mut next = ids.iter();
+    for events in deliveries {
+        let mut c = Ingested {
+            stored: 0,
+            duplicates: 0,
+        };
+        for _ in events {
+            match next.next() {
+                Some(id) if stored_ids.contains(id) => {
+                    c.stored += 1;
+                    new_jobs.push(process_job(*id));
+                }
+                _ => c.duplicates += 1,
+            }
+        }
+        counts.push(c);
+    }
+    for chunk in new_jobs.chunks(ROWS_PER_STATEMENT) {
+        jobs::enqueue_many(&txn, chunk.to_vec()).await?;
     }
     txn.commit().await?;
-    Ok(Ingested { stored, duplicates })
+    Ok(counts)
+}
+
+fn process_job(id: Uuid) -> NewJob {
+    let mut job = NewJob::now(PROCESS_JOB, json!({"inbox_id": id}));
+    job.max_attempts = 10;
+    job
 }
 
 async fn enqueue_process(conn: &impl ConnectionTrait, id: Uuid) -> Result<(), sea_orm::DbErr> {
-    let mut job = NewJob::now(PROCESS_JOB, json!({"inbox_id": id}));
-    job.max_attempts = 10;
-    jobs::enqueue(conn, job).await?;
+    jobs::enqueue(conn, process_job(id)).await?;
     Ok(())
 }
 
@@ -419,6 +566,7 @@ async fn set_status(
 ) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
     let finished = status != PENDING;
+    let _gate = crm_db::write_gate(db).await;
     webhook_inbox::Entity::update(webhook_inbox::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant),
@@ -499,6 +647,38 @@ pub async fn process(
             Ok(ProcessOutcome::Finished)
         }
     }
+}
+
+/// Deletes up to `limit` processed inbox events (done or ignored) received
+/// before `before`. Failed and unroutable events stay until replayed.
+pub async fn prune(
+    db: &DatabaseConnection,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, sea_orm::DbErr> {
+    let ids: Vec<Uuid> = webhook_inbox::Entity::find()
+        .select_only()
+        .column(webhook_inbox::Column::Id)
+        .filter(webhook_inbox::Column::Status.is_in([DONE, IGNORED]))
+        .filter(webhook_inbox::Column::ReceivedAt.lt(before))
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut gone = 0;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let _gate = crm_db::write_gate(db).await;
+        gone += webhook_inbox::Entity::delete_many()
+            .filter(webhook_inbox::Column::Id.is_in(chunk.iter().copied()))
+            .filter(webhook_inbox::Column::Status.is_in([DONE, IGNORED]))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(gone)
 }
 
 // ---------------------------------------------------------------------------

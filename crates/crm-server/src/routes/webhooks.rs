@@ -4,7 +4,8 @@
 //! POST verifies `X-Hub-Signature-256` over the raw body with the app secret
 //! and fails closed (no secret configured: 503, bad or missing signature:
 //! 401). A verified delivery is stored (deduplicated by Meta's ids) with its
-//! processing jobs in one transaction, then acknowledged with 200.
+//! processing jobs in one transaction, then acknowledged with 200; concurrent
+//! deliveries share one transaction (`inbox::Ingester`).
 //!
 //! Other features plug handlers for their `field`s into the registry passed
 //! to [`register_jobs`] (see `crm_core::services::webhooks`).
@@ -133,7 +134,7 @@ async fn receive(
             "the body is not JSON",
         )
     })?;
-    let ingested = inbox::ingest(&s.db, &value).await?;
+    let ingested = s.ingester.ingest(&value).await?;
     Ok(ApiJson(Received {
         received: true,
         ingested,

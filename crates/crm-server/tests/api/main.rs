@@ -17,6 +17,7 @@ mod import;
 mod isolation;
 mod lead_forms;
 mod leads;
+mod load_guards;
 mod marketing_hub;
 mod meta_assets;
 mod meta_health;
