@@ -276,7 +276,9 @@ async fn export_csv(
     });
     let body =
         futures::stream::once(async move { Ok::<Bytes, std::io::Error>(Bytes::from(header_line)) })
-            .chain(pages);
+            .chain(pages)
+            // The compression layer may poll once more after the end.
+            .fuse();
     use futures::StreamExt;
     Ok((
         [
