@@ -24,7 +24,9 @@ export function crmBinary(): string {
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
-const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
+// The stdout line, printed after the sandbox's own line ("Meta sandbox at …"):
+// matching the stderr log line instead could resolve before stdout arrived.
+const LISTENING = /CRM Ventas listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 /**
  * Start `crm serve` on a free port with a fresh SQLite database in a new
