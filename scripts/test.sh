@@ -2,8 +2,10 @@
 # Runs every check and test of CRM Ventas, installing what is missing.
 #   - PostgreSQL (started if installed but stopped; installed with apt if absent)
 #   - Debian Chromium (for the browser end-to-end tests)
+#   - Debian's prometheus package (promtool, for the alert rules' unit tests)
 #   - npm packages of the web app
-# Then: cargo fmt --check, clippy -D warnings, the OpenAPI drift check, the Rust
+# Then: cargo fmt --check, clippy -D warnings, promtool on the alert rules,
+# the OpenAPI drift check, the Rust
 # tests on SQLite and on PostgreSQL, the web unit tests and the e2e tests.
 #
 # Environment:
@@ -59,6 +61,13 @@ cargo fmt --all -- --check
 
 step "clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Prometheus alert rules (promtool)"
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (for promtool)"; apt_install prometheus
+fi
+promtool check rules deploy/prometheus/alerts.yml
+(cd deploy/prometheus && promtool test rules alerts.test.yml)
 
 step "OpenAPI drift check"
 cargo build --locked -q -p crm-server

@@ -39,6 +39,7 @@ fn metrics_handle() -> Option<&'static PrometheusHandle> {
     METRICS
         .get_or_init(|| {
             let handle = PrometheusBuilder::new().install_recorder().ok()?;
+            crate::telemetry::describe();
             let upkeep = handle.clone();
             let started = std::thread::Builder::new()
                 .name("metrics-upkeep".into())
@@ -192,6 +193,10 @@ async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> R
         if !ok {
             return ApiError::unauthenticated().into_response();
         }
+    }
+    if let Err(e) = s.telemetry.sample(&s.db).await {
+        // The counters are still worth serving; the gauges keep their last values.
+        tracing::warn!("could not read the database gauges for /metrics: {e}");
     }
     match metrics_handle() {
         Some(h) => (

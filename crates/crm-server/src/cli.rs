@@ -28,6 +28,10 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `crm_server=debug,info`.
     #[arg(long, global = true, env = "CRM_LOG", default_value = "info")]
     pub log: String,
+    /// OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318):
+    /// spans of requests, jobs and Meta Graph calls are exported there. Off when unset.
+    #[arg(long, global = true, env = "CRM_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -179,21 +183,40 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("'{s}' is not a role (ceo, admin, marketing, seller)"))
 }
 
-pub fn init_tracing(format: Option<LogFormat>, filter: &str) {
+pub fn init_tracing(
+    format: Option<LogFormat>,
+    filter: &str,
+    otlp_endpoint: Option<&str>,
+) -> Option<crate::otel::OtelGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
         Some(LogFormat::Json) => true,
         Some(LogFormat::Pretty) => false,
         None => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
+    let (guard, otel) = match otlp_endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(endpoint) => match crate::otel::provider(endpoint) {
+            Ok((guard, tracer)) => (
+                Some(guard),
+                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+            ),
+            Err(e) => {
+                eprintln!("CRM_OTLP_ENDPOINT: could not start the OpenTelemetry exporter: {e}");
+                (None, None)
+            }
+        },
+        None => (None, None),
     };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let _ = if json {
+        registry.with(fmt.json().flatten_event(true)).try_init()
+    } else {
+        registry.with(fmt).try_init()
+    };
+    guard
 }
 
 fn read_password() -> anyhow::Result<String> {

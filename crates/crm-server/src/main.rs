@@ -7,7 +7,8 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let cli = crm_server::cli::Cli::parse();
-    crm_server::cli::init_tracing(cli.log_format, &cli.log);
+    let _otel =
+        crm_server::cli::init_tracing(cli.log_format, &cli.log, cli.otlp_endpoint.as_deref());
     crm_server::alloc::init();
     match crm_server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -112,6 +112,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             args.marketing_cache,
         )),
         ingester: crm_core::services::webhooks::Ingester::start(db.clone()),
+        telemetry: Arc::new(crate::telemetry::Telemetry::new()),
         cfg: Arc::new(args),
     };
     let stop = CancellationToken::new();

@@ -22,4 +22,6 @@ pub struct AppState {
     pub marketing_cache: Arc<crm_core::services::marketing_cache::ReadCache>,
     /// Stores verified webhook deliveries, grouping concurrent ones.
     pub ingester: crm_core::services::webhooks::Ingester,
+    /// The gauges `/metrics` reads from the database at each scrape.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }

@@ -12,7 +12,9 @@
 //! 3. **Processing, new leads**: M inbound WhatsApp messages from M new
 //!    numbers, each creating a lead; prints events/s.
 //!
-//! At the end it prints the SQLite database and WAL file sizes.
+//! With `--prune-between-rounds`, the retention prune runs after each round
+//! with a job retention of zero. At the end it prints the rows kept and the
+//! SQLite database and WAL file sizes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +51,12 @@ pub struct BenchWebhooksArgs {
     /// Jobs the worker runs at the same time.
     #[arg(long, default_value_t = 8)]
     pub worker_concurrency: usize,
+    /// After each round, run the retention prune with a job retention of 0
+    /// hours (as the ten-minute `maintenance.prune` job does for an operator
+    /// who keeps no finished jobs): shows whether processing stays flat once
+    /// finished work is pruned.
+    #[arg(long, default_value_t = false)]
+    pub prune_between_rounds: bool,
 }
 
 #[derive(Parser)]
@@ -408,6 +416,20 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
             a.events as f64 / secs,
             (round + 1) * a.events
         );
+        if a.prune_between_rounds {
+            let t0 = Instant::now();
+            let retention = crate::config::RetentionArgs {
+                job_retention_hours: 0,
+                ..Default::default()
+            };
+            let p = crate::maintenance::prune(&db, &retention, chrono::Utc::now()).await?;
+            println!(
+                "round {}: pruned {} done jobs in {:.2}s",
+                round + 1,
+                p.done_jobs,
+                t0.elapsed().as_secs_f64()
+            );
+        }
     }
 
     // New leads: inbound messages from new numbers, worker running.

@@ -207,7 +207,23 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, fi
         return;
     };
     let id = j.id;
-    let outcome = handler(db.clone(), j.clone()).await;
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("job", kind = %j.kind, job_id = %j.id, attempt = j.attempts);
+    let outcome = tracing::Instrument::instrument(handler(db.clone(), j.clone()), span).await;
+    let kind = j.kind.clone();
+    metrics::histogram!("crm_job_duration_seconds", "kind" => kind.clone())
+        .record(started.elapsed().as_secs_f64());
+    let (label, dead) = match &outcome {
+        JobOutcome::Done => ("done", false),
+        JobOutcome::Postpone(_) => ("postponed", false),
+        JobOutcome::Retry { .. } => ("retry", j.attempts >= j.max_attempts),
+        JobOutcome::Fail { .. } => ("failed", true),
+    };
+    metrics::counter!("crm_job_runs_total", "kind" => kind.clone(), "outcome" => label)
+        .increment(1);
+    if dead {
+        metrics::counter!("crm_jobs_dead_lettered_total", "kind" => kind).increment(1);
+    }
     if let JobOutcome::Done = outcome {
         if let Ok(mut v) = finished.lock() {
             v.push(id);

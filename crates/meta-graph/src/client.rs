@@ -398,15 +398,41 @@ impl GraphClient {
         token: Option<&AccessToken>,
         req: &GraphRequest,
     ) -> Result<GraphResponse<serde_json::Value>, GraphError> {
+        use tracing::Instrument;
         let url = self.resolve(&req.path)?;
+        // The path holds object ids, never a token (tokens travel in the
+        // query string this span does not record).
+        let span = tracing::info_span!("graph", family = family_of(url.path()), path = url.path());
+        self.execute_url(token, req, url).instrument(span).await
+    }
+
+    async fn execute_url(
+        &self,
+        token: Option<&AccessToken>,
+        req: &GraphRequest,
+        url: Url,
+    ) -> Result<GraphResponse<serde_json::Value>, GraphError> {
         let cfg = &self.inner.config;
         let mut attempt: u32 = 0;
+        let family = family_of(url.path());
         loop {
             let result = self.attempt(token, req, url.clone()).await;
             let err = match result {
-                Ok(ok) => return Ok(ok),
+                Ok(ok) => {
+                    metrics::counter!("crm_meta_graph_calls_total", "family" => family, "outcome" => "ok")
+                        .increment(1);
+                    return Ok(ok);
+                }
                 Err(e) => e,
             };
+            metrics::counter!("crm_meta_graph_calls_total", "family" => family, "outcome" => err.kind())
+                .increment(1);
+            if let GraphError::Throttled { retry_after, .. } = &err {
+                metrics::counter!("crm_meta_graph_throttles_total", "family" => family)
+                    .increment(1);
+                metrics::histogram!("crm_meta_graph_throttle_wait_seconds", "family" => family)
+                    .record(retry_after.as_secs_f64());
+            }
             let delay = match (&err, req.idempotency) {
                 (GraphError::Throttled { retry_after, .. }, _) => {
                     if *retry_after > cfg.max_throttle_wait {
@@ -819,6 +845,38 @@ pub(crate) fn backoff_delay(cfg: &GraphConfig, attempt: u32) -> Duration {
 
 /// At least the advertised wait, plus up to 10 % (max 1 s) jitter so many
 /// workers do not return at the same instant.
+/// The endpoint family of a Graph path, for metric labels (a bounded set:
+/// never an id).
+pub fn family_of(path: &str) -> &'static str {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let has = |s: &str| segs.contains(&s);
+    if has("insights") {
+        "insights"
+    } else if has("messages") {
+        "messages"
+    } else if has("message_templates") {
+        "templates"
+    } else if has("media") {
+        "media"
+    } else if has("leads") || has("leadgen_forms") {
+        "leads"
+    } else if has("oauth") || has("access_token") || has("debug_token") {
+        "oauth"
+    } else if has("campaigns") || has("adsets") || has("ads") || has("adaccounts") {
+        "ads"
+    } else if has("events") {
+        "conversions"
+    } else if has("subscribed_apps") || has("subscriptions") {
+        "subscriptions"
+    } else if has("me") || has("permissions") {
+        "me"
+    } else if segs.len() <= 1 {
+        "batch_or_root"
+    } else {
+        "other"
+    }
+}
+
 pub(crate) fn throttle_delay(advertised: Duration) -> Duration {
     let extra_cap = (advertised.as_millis() as u64 / 10).clamp(1, 1000);
     advertised + Duration::from_millis(rand::thread_rng().gen_range(0..=extra_cap))

@@ -181,10 +181,13 @@ impl ReadCache {
         {
             let v = v.clone();
             self.hits.fetch_add(1, Relaxed);
+            ::metrics::counter!("crm_marketing_cache_requests_total", "result" => "hit")
+                .increment(1);
             e.read.count(&self.reads, ctx);
             return Ok(v);
         }
         self.misses.fetch_add(1, Relaxed);
+        ::metrics::counter!("crm_marketing_cache_requests_total", "result" => "miss").increment(1);
         // `version` was read before computing: if a change commits while the
         // answer is computed, the entry is stored under the older version and
         // is never served.

@@ -1033,6 +1033,12 @@ pub enum SendOutcome {
     AlreadyClaimed,
 }
 
+/// Counts one send attempt's outcome (`crm_wa_sends_total`).
+fn count_send(outcome: &'static str, code: Option<i64>) {
+    let code = code.map(|c| c.to_string()).unwrap_or_default();
+    ::metrics::counter!("crm_wa_sends_total", "outcome" => outcome, "code" => code).increment(1);
+}
+
 /// Writes the outgoing message (status `sending`) BEFORE calling Meta, calls
 /// Meta with `biz_opaque_callback_data = m:<message id>`, then records the
 /// answer. A crash after Meta accepted leaves a `sending` row that the
@@ -1296,6 +1302,7 @@ async fn call_and_record(
             )
             .await?;
             txn.commit().await?;
+            count_send("sent", None);
             Ok(SendOutcome::Sent { message_id, wamid })
         }
         Err(e) => {
@@ -1331,6 +1338,7 @@ async fn call_and_record(
                 GraphError::Transient { .. } => {
                     // Not repeated by the client: Meta may have it. Leave the
                     // row `sending` for the status webhook to settle.
+                    count_send("unknown", e.code());
                     return Ok(SendOutcome::Unknown { message_id });
                 }
                 other => {
@@ -1352,6 +1360,14 @@ async fn call_and_record(
                     )
                 }
             };
+            count_send(
+                match &outcome {
+                    SendOutcome::TokenInvalid(_) => "token_invalid",
+                    SendOutcome::Retry { .. } => "retry",
+                    _ => "failed",
+                },
+                e.code(),
+            );
             let _gate = crm_db::write_gate(db).await;
             let txn = db.begin_with_options(crm_db::write_txn()).await?;
             match &record {

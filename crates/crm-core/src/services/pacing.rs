@@ -126,6 +126,12 @@ impl Slot {
     /// Waits for the slot, then for the departure gate, and records the
     /// departure. Call immediately before sending.
     pub async fn depart(&self) {
+        let started = std::time::Instant::now();
+        self.depart_inner().await;
+        ::metrics::histogram!("crm_wa_pacing_wait_seconds").record(started.elapsed().as_secs_f64());
+    }
+
+    async fn depart_inner(&self) {
         let w = self.wait();
         if !w.is_zero() {
             tokio::time::sleep(w).await;

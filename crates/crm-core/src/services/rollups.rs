@@ -900,6 +900,13 @@ pub struct RefreshReport {
 /// days that moved), then days (their rollup rows). Each batch is one write
 /// transaction; a mark made meanwhile survives and is picked up next time.
 pub async fn refresh(db: &DatabaseConnection, tenant_id: Uuid) -> Result<RefreshReport, DbErr> {
+    let started = std::time::Instant::now();
+    let res = refresh_marked(db, tenant_id).await;
+    ::metrics::histogram!("crm_rollup_refresh_seconds").record(started.elapsed().as_secs_f64());
+    res
+}
+
+async fn refresh_marked(db: &DatabaseConnection, tenant_id: Uuid) -> Result<RefreshReport, DbErr> {
     let mut report = RefreshReport::default();
     // A whole-tenant mark: rebuild.
     let all = dirty::Entity::find()

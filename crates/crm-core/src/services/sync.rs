@@ -231,6 +231,11 @@ async fn record_failure(
         ),
         SyncError::Stop { .. } => (ST_ERROR, None),
     };
+    let outcome = match err {
+        SyncError::Retry { .. } => "retry",
+        SyncError::Stop { .. } => "error",
+    };
+    ::metrics::counter!("crm_sync_runs_total", "outcome" => outcome).increment(1);
     let mut am: meta_sync_state::ActiveModel = st.into();
     am.status = Set(status.to_owned());
     am.last_error = Set(Some(meta_msg.chars().take(2000).collect()));
@@ -498,6 +503,7 @@ pub async fn sync_with_session(
     )
     .await?;
     txn.commit().await?;
+    ::metrics::counter!("crm_sync_runs_total", "outcome" => "ok").increment(1);
     Ok(SyncReport {
         ad_account_id: ad_account_id.to_owned(),
         campaigns: campaigns.len(),

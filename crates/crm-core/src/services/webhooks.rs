@@ -588,13 +588,34 @@ pub async fn process(
     registry: &WebhookRegistry,
     inbox_id: Uuid,
 ) -> Result<ProcessOutcome, sea_orm::DbErr> {
+    let started = std::time::Instant::now();
+    let (outcome, observed) = process_row(cx, registry, inbox_id).await?;
+    if let Some((field, status)) = observed {
+        ::metrics::histogram!("crm_webhook_processing_seconds", "field" => field.clone())
+            .record(started.elapsed().as_secs_f64());
+        ::metrics::counter!("crm_webhook_events_processed_total",
+            "field" => field, "status" => status)
+        .increment(1);
+    }
+    Ok(outcome)
+}
+
+/// The field and resulting status of a processed row, for the metrics.
+type Observed = Option<(String, &'static str)>;
+
+async fn process_row(
+    cx: &HandlerCx,
+    registry: &WebhookRegistry,
+    inbox_id: Uuid,
+) -> Result<(ProcessOutcome, Observed), sea_orm::DbErr> {
     let db = &cx.db;
     let Some(row) = webhook_inbox::Entity::find_by_id(inbox_id).one(db).await? else {
-        return Ok(ProcessOutcome::Finished);
+        return Ok((ProcessOutcome::Finished, None));
     };
     if row.status == DONE {
-        return Ok(ProcessOutcome::Finished);
+        return Ok((ProcessOutcome::Finished, None));
     }
+    let seen = |status: &'static str| Some((row.field.clone(), status));
     let attempts = row.attempts + 1;
     let Some(tenant) = route(db, row.routing_kind.as_deref(), row.routing_id.as_deref()).await?
     else {
@@ -604,12 +625,12 @@ pub async fn process(
             row.routing_id.as_deref().unwrap_or("?")
         );
         set_status(db, row.id, None, UNROUTABLE, Some(msg), attempts).await?;
-        return Ok(ProcessOutcome::Finished);
+        return Ok((ProcessOutcome::Finished, seen(UNROUTABLE)));
     };
     let Some(handler) = registry.get(&row.field).cloned() else {
         let msg = format!("no handler is registered for field {}", row.field);
         set_status(db, row.id, Some(tenant), IGNORED, Some(msg), attempts).await?;
-        return Ok(ProcessOutcome::Finished);
+        return Ok((ProcessOutcome::Finished, seen(IGNORED)));
     };
     let ev = InboxEvent {
         inbox_id: row.id,
@@ -624,12 +645,12 @@ pub async fn process(
     match handler(cx.clone(), ev).await {
         Ok(()) => {
             set_status(db, row.id, Some(tenant), DONE, None, attempts).await?;
-            Ok(ProcessOutcome::Finished)
+            Ok((ProcessOutcome::Finished, seen(DONE)))
         }
         Err(HandlerError::Retry(msg, after)) => {
             if attempts >= 10 {
                 set_status(db, row.id, Some(tenant), FAILED, Some(msg), attempts).await?;
-                return Ok(ProcessOutcome::Finished);
+                return Ok((ProcessOutcome::Finished, seen(FAILED)));
             }
             set_status(
                 db,
@@ -640,11 +661,11 @@ pub async fn process(
                 attempts,
             )
             .await?;
-            Ok(ProcessOutcome::Retry(msg, after))
+            Ok((ProcessOutcome::Retry(msg, after), seen("retry")))
         }
         Err(HandlerError::Fail(msg)) => {
             set_status(db, row.id, Some(tenant), FAILED, Some(msg), attempts).await?;
-            Ok(ProcessOutcome::Finished)
+            Ok((ProcessOutcome::Finished, seen(FAILED)))
         }
     }
 }

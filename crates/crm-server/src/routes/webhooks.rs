@@ -108,7 +108,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<ApiJson<Received>> {
+    let refused = |reason: &'static str| {
+        metrics::counter!("crm_webhook_deliveries_refused_total", "reason" => reason).increment(1);
+    };
     let Some(secret) = s.meta.app_secret.as_ref() else {
+        refused("not_configured");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "webhooks_not_configured",
@@ -121,6 +125,7 @@ async fn receive(
         .unwrap_or("");
     if !meta_graph::verify_signature(secret, &body, sig) {
         tracing::warn!("refused a webhook with a missing or wrong X-Hub-Signature-256");
+        refused("invalid_signature");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
@@ -128,13 +133,21 @@ async fn receive(
         ));
     }
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        refused("invalid_json");
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_webhook",
             "the body is not JSON",
         )
     })?;
-    let ingested = s.ingester.ingest(&value).await?;
+    let ingested = s.ingester.ingest(&value).await.inspect_err(|e| {
+        refused(match e {
+            crm_core::CoreError::Validation { .. } => "invalid_envelope",
+            _ => "store_failed",
+        });
+    })?;
+    metrics::counter!("crm_webhook_events_received_total").increment(ingested.stored as u64);
+    metrics::counter!("crm_webhook_events_duplicate_total").increment(ingested.duplicates as u64);
     Ok(ApiJson(Received {
         received: true,
         ingested,
