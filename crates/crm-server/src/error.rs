@@ -204,6 +204,56 @@ impl IntoResponse for JsonBody {
     }
 }
 
+/// A cached JSON answer, sent gzip-compressed when the client accepts gzip
+/// (the compressed body is kept with the answer, so a repeated view costs no
+/// compression; the compression layer leaves an encoded response alone).
+pub fn cached_json<T: serde::Serialize>(
+    answer: crm_core::services::marketing_cache::Cached<T>,
+    headers: &http::HeaderMap,
+) -> ApiResult<Response> {
+    if accepts_gzip(headers) {
+        Ok((
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                ),
+                (
+                    http::header::CONTENT_ENCODING,
+                    http::HeaderValue::from_static("gzip"),
+                ),
+                (
+                    http::header::VARY,
+                    http::HeaderValue::from_static("accept-encoding"),
+                ),
+            ],
+            answer.json_gzip()?,
+        )
+            .into_response())
+    } else {
+        Ok(JsonBody(answer.json()?).into_response())
+    }
+}
+
+/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding == "gzip" || coding == "*") && !refused
+        })
+}
+
 /// `Query` whose rejections use the API error shape.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

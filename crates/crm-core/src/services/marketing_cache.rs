@@ -15,8 +15,9 @@
 //! writes nothing to the database.
 //!
 //! An answer is kept once, behind an `Arc`, with its JSON body serialized on
-//! the first request that needs it: a repeated view neither copies nor
-//! re-serializes the rows (500 campaigns are a few hundred kilobytes).
+//! the first request that needs it (and gzip-compressed on the first that
+//! accepts gzip): a repeated view neither copies, re-serializes nor
+//! re-compresses the rows (500 campaigns are a few hundred kilobytes).
 
 use std::any::Any;
 use std::future::Future;
@@ -42,6 +43,7 @@ use crate::{CoreError, TenantCtx};
 pub struct Cached<T> {
     value: Arc<T>,
     body: Arc<OnceLock<Bytes>>,
+    gzip: Arc<OnceLock<Bytes>>,
 }
 
 impl<T> Clone for Cached<T> {
@@ -49,6 +51,7 @@ impl<T> Clone for Cached<T> {
         Cached {
             value: Arc::clone(&self.value),
             body: Arc::clone(&self.body),
+            gzip: Arc::clone(&self.gzip),
         }
     }
 }
@@ -71,6 +74,7 @@ impl<T> Cached<T> {
         Cached {
             value: Arc::new(value),
             body: Arc::new(OnceLock::new()),
+            gzip: Arc::new(OnceLock::new()),
         }
     }
 
@@ -95,6 +99,24 @@ impl<T: Serialize> Cached<T> {
         );
         // Two first requests may race: both bodies are equal, one is kept.
         Ok(self.body.get_or_init(|| b).clone())
+    }
+
+    /// The JSON body gzip-compressed, compressed by the first caller: a
+    /// repeated view is sent compressed at no cost.
+    pub fn json_gzip(&self) -> Result<Bytes, CoreError> {
+        use std::io::Write;
+        if let Some(b) = self.gzip.get() {
+            return Ok(b.clone());
+        }
+        let plain = self.json()?;
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(plain.len() / 4),
+            flate2::Compression::default(),
+        );
+        enc.write_all(&plain)
+            .and_then(|()| enc.finish())
+            .map(|z| self.gzip.get_or_init(|| Bytes::from(z)).clone())
+            .map_err(|e| CoreError::Internal(format!("compressing an answer: {e}")))
     }
 }
 

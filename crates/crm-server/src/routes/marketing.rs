@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use crm_core::services::Page;
 use crm_core::services::attribution;
 use crm_core::services::capi::{self, CapiSettings, LedgerEntry, LedgerQuery, SendOutcome};
@@ -22,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, JsonBody};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, cached_json};
 use crate::routes::meta::api_error as meta_api_error;
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
@@ -169,13 +170,10 @@ async fn capi_ledger(
 async fn stats(
     State(s): State<AppState>,
     auth: Authed,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<JsonBody> {
-    Ok(JsonBody(
-        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q)
-            .await?
-            .json()?,
-    ))
+) -> ApiResult<Response> {
+    cached_json(svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
 }
 
 /// The funnel and the breakdowns by campaign and by source (channel).
@@ -186,13 +184,10 @@ async fn stats(
 async fn roi(
     State(s): State<AppState>,
     auth: Authed,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<JsonBody> {
-    Ok(JsonBody(
-        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q)
-            .await?
-            .json()?,
-    ))
+) -> ApiResult<Response> {
+    cached_json(svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
 }
 
 /// Campaign rows (including the "unknown campaign" row), sortable and
@@ -204,13 +199,10 @@ async fn roi(
 async fn campaigns(
     State(s): State<AppState>,
     auth: Authed,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
-) -> ApiResult<JsonBody> {
-    Ok(JsonBody(
-        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q)
-            .await?
-            .json()?,
-    ))
+) -> ApiResult<Response> {
+    cached_json(svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
 }
 
 /// One campaign with its ads (creative title and body) and status history.
@@ -221,14 +213,11 @@ async fn campaigns(
 async fn campaign(
     State(s): State<AppState>,
     auth: Authed,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<JsonBody> {
-    Ok(JsonBody(
-        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q)
-            .await?
-            .json()?,
-    ))
+) -> ApiResult<Response> {
+    cached_json(svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?, &headers)
 }
 
 /// The daily series of one campaign.
@@ -239,14 +228,11 @@ async fn campaign(
 async fn campaign_insights(
     State(s): State<AppState>,
     auth: Authed,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> ApiResult<JsonBody> {
-    Ok(JsonBody(
-        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q)
-            .await?
-            .json()?,
-    ))
+) -> ApiResult<Response> {
+    cached_json(svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?, &headers)
 }
 
 /// Sync state per connected ad account (last success, last error with

@@ -150,6 +150,48 @@ async fn answers_are_compressed_for_clients_that_accept_it() {
         .await
         .unwrap();
     assert_eq!(br.headers()["content-encoding"], "br");
+
+    // Small answers are not worth the encoder's setup.
+    let ceo = setup_ceo(&app).await;
+    let raw_ceo = reqwest::Client::builder()
+        .no_gzip()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = raw_ceo
+        .post(format!("{}/api/auth/login", app.url))
+        .json(&json!({"email": "ceo@acme.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let me = raw_ceo
+        .get(format!("{}/api/auth/me", app.url))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert!(me.headers().get("content-encoding").is_none());
+
+    // A cached Marketing Hub view is sent with its stored gzip body, which
+    // decodes to the same answer as the plain one.
+    let path = "/api/crm/marketing/stats?time_range=30d";
+    let zipped = raw_ceo
+        .get(format!("{}{path}", app.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let bytes = zipped.bytes().await.unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
+    let decoded: Value = serde_json::from_str(&plain).unwrap();
+    let direct = ceo.get(path).await;
+    assert_eq!(direct.status, StatusCode::OK);
+    assert_eq!(decoded["leads"], direct.body["leads"]);
+    assert_eq!(decoded["period"], direct.body["period"]);
 }
 
 #[tokio::test]
