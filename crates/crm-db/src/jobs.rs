@@ -53,25 +53,7 @@ impl NewJob {
 /// Inserts a job. Returns `false` when a job with the same dedupe key already
 /// exists (in any state), in which case nothing was written.
 pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let am = job::ActiveModel {
-        id: Set(crate::new_id()),
-        tenant_id: Set(new.tenant_id),
-        kind: Set(new.kind),
-        payload: Set(new.payload),
-        dedupe_key: Set(new.dedupe_key),
-        status: Set(QUEUED.to_owned()),
-        attempts: Set(0),
-        max_attempts: Set(new.max_attempts.max(1)),
-        run_at: Set(new.run_at),
-        locked_by: Set(None),
-        locked_until: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        finished_at: Set(None),
-    };
-    let rows = job::Entity::insert(am)
+    let rows = job::Entity::insert(row(new, Utc::now()))
         .on_conflict(
             OnConflict::column(job::Column::DedupeKey)
                 .do_nothing()
@@ -82,15 +64,9 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<bool, D
     Ok(rows > 0)
 }
 
-/// Inserts several jobs in one statement (a job whose dedupe key exists is
-/// skipped). Keep batches to a few hundred jobs: SQLite binds at most
-/// 32,766 values per statement.
-pub async fn enqueue_many(conn: &impl ConnectionTrait, news: Vec<NewJob>) -> Result<(), DbErr> {
-    if news.is_empty() {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let rows = news.into_iter().map(|new| job::ActiveModel {
+/// The queued row of a new job.
+fn row(new: NewJob, now: DateTime<Utc>) -> job::ActiveModel {
+    job::ActiveModel {
         id: Set(crate::new_id()),
         tenant_id: Set(new.tenant_id),
         kind: Set(new.kind),
@@ -106,7 +82,18 @@ pub async fn enqueue_many(conn: &impl ConnectionTrait, news: Vec<NewJob>) -> Res
         created_at: Set(now),
         updated_at: Set(now),
         finished_at: Set(None),
-    });
+    }
+}
+
+/// Inserts several jobs in one statement (a job whose dedupe key exists is
+/// skipped). Keep batches to a few hundred jobs: SQLite binds at most
+/// 32,766 values per statement.
+pub async fn enqueue_many(conn: &impl ConnectionTrait, news: Vec<NewJob>) -> Result<(), DbErr> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows = news.into_iter().map(|new| row(new, now));
     job::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(job::Column::DedupeKey)

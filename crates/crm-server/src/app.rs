@@ -13,8 +13,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rust_embed::RustEmbed;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::CompressionLevel;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -99,11 +99,12 @@ pub fn build(state: AppState) -> Router {
         // API answers (JSON shrinks 7-9x). Bodies under 1 KiB (where the
         // encoder's setup costs more than the bytes saved), images, event
         // streams and answers that are already encoded (the Marketing Hub's
-        // cached views carry their gzip body) are left as they are. Level 4
-        // keeps brotli fast enough for answers computed per request.
+        // cached views carry their gzip body) are left as they are. The
+        // fastest level: most answers are computed per request, and JSON
+        // shrinks several times even so.
         .layer(
             CompressionLayer::new()
-                .quality(CompressionLevel::Precise(4))
+                .quality(CompressionLevel::Fastest)
                 .compress_when(
                     SizeAbove::new(1024)
                         .and(NotForContentType::GRPC)

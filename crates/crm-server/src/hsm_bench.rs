@@ -126,32 +126,7 @@ pub async fn run(a: BenchHsmSendArgs) -> anyhow::Result<()> {
     meta_connection::connect_system_user_token(&db, &env, &ctx, &token)
         .await
         .map_err(err)?;
-    let mut pick = None;
-    for p in meta_connection::portfolios(&db, &env, &ctx)
-        .await
-        .map_err(err)?
-    {
-        let wabas = meta_connection::whatsapp_accounts(&db, &env, &ctx, Some(&p.id))
-            .await
-            .map_err(err)?;
-        if let Some(w) = wabas.into_iter().find(|w| !w.phone_numbers.is_empty()) {
-            pick = Some(w);
-            break;
-        }
-    }
-    let w = pick.ok_or_else(|| anyhow::anyhow!("the sandbox has no WABA with a number"))?;
-    let phone_number_id = w.phone_numbers[0].id.clone();
-    meta_connection::select_whatsapp(
-        &db,
-        &env,
-        &ctx,
-        &SelectWhatsApp {
-            waba_id: w.id.clone(),
-            phone_number_ids: vec![phone_number_id.clone()],
-        },
-    )
-    .await
-    .map_err(err)?;
+    let (_, phone_number_id) = select_first_number(&db, &env, &ctx).await?;
     templates::sync(&db, &env, tenant.id, &ctx.actor())
         .await
         .map_err(err)?;
@@ -359,6 +334,42 @@ pub async fn run(a: BenchHsmSendArgs) -> anyhow::Result<()> {
     db.close().await?;
     scratch.remove().await?;
     Ok(())
+}
+
+/// Selects the first WhatsApp number of the connected sandbox business for
+/// the tenant; returns the WABA id and the phone number id.
+pub(crate) async fn select_first_number(
+    db: &sea_orm::DatabaseConnection,
+    env: &MetaEnv,
+    ctx: &TenantCtx,
+) -> anyhow::Result<(String, String)> {
+    let mut pick = None;
+    for p in meta_connection::portfolios(db, env, ctx)
+        .await
+        .map_err(err)?
+    {
+        let wabas = meta_connection::whatsapp_accounts(db, env, ctx, Some(&p.id))
+            .await
+            .map_err(err)?;
+        if let Some(w) = wabas.into_iter().find(|w| !w.phone_numbers.is_empty()) {
+            pick = Some(w);
+            break;
+        }
+    }
+    let w = pick.ok_or_else(|| anyhow::anyhow!("the sandbox has no WABA with a number"))?;
+    let phone_number_id = w.phone_numbers[0].id.clone();
+    meta_connection::select_whatsapp(
+        db,
+        env,
+        ctx,
+        &SelectWhatsApp {
+            waba_id: w.id.clone(),
+            phone_number_ids: vec![phone_number_id.clone()],
+        },
+    )
+    .await
+    .map_err(err)?;
+    Ok((w.id, phone_number_id))
 }
 
 /// Runs a worker until no event is undispatched and no due job (other than

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
-use crm_core::services::meta_connection::{self, SelectWhatsApp};
+use crm_core::services::meta_connection;
 use crm_core::services::{accounts, leads};
 use crm_core::{Role, TenantCtx};
 use crm_db::entity::{job, lead, wa_message, webhook_inbox};
@@ -255,32 +255,7 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
     meta_connection::connect_system_user_token(&db, &env, &ctx, &token)
         .await
         .map_err(err)?;
-    let mut pick = None;
-    for p in meta_connection::portfolios(&db, &env, &ctx)
-        .await
-        .map_err(err)?
-    {
-        let wabas = meta_connection::whatsapp_accounts(&db, &env, &ctx, Some(&p.id))
-            .await
-            .map_err(err)?;
-        if let Some(w) = wabas.into_iter().find(|w| !w.phone_numbers.is_empty()) {
-            pick = Some(w);
-            break;
-        }
-    }
-    let w = pick.ok_or_else(|| anyhow::anyhow!("the sandbox has no WABA with a number"))?;
-    let pnid = w.phone_numbers[0].id.clone();
-    meta_connection::select_whatsapp(
-        &db,
-        &env,
-        &ctx,
-        &SelectWhatsApp {
-            waba_id: w.id.clone(),
-            phone_number_ids: vec![pnid.clone()],
-        },
-    )
-    .await
-    .map_err(err)?;
+    let (waba_id, pnid) = crate::hsm_bench::select_first_number(&db, &env, &ctx).await?;
     let input: leads::NewLead =
         serde_json::from_value(json!({"name": "Cliente Bench", "phone": "+5491170000001"}))?;
     let owner = leads::create(&db, &ctx, &input, leads::OnDuplicate::Reject)
@@ -351,7 +326,7 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
                 Some(signed(
                     &secret,
                     &wa_envelope(
-                        &w.id,
+                        &waba_id,
                         &pnid,
                         json!({"statuses": [{"id": format!("wamid.bench.{i}"), "status": "delivered",
                             "timestamp": ts, "recipient_id": "5491170000001"}]}),
@@ -440,7 +415,7 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
                 Some(signed(
                     &secret,
                     &wa_envelope(
-                        &w.id,
+                        &waba_id,
                         &pnid,
                         json!({"contacts": [{"profile": {"name": format!("Cliente {i}")}, "wa_id": from}],
                             "messages": [{"from": from, "id": format!("wamid.in.{i}"), "timestamp": ts,

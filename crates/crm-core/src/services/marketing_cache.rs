@@ -111,7 +111,9 @@ impl<T: Serialize> Cached<T> {
         let plain = self.json()?;
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(plain.len() / 4),
-            flate2::Compression::default(),
+            // The fastest level: JSON still shrinks several times, and a
+            // miss (the first view after a change) pays little for it.
+            flate2::Compression::fast(),
         );
         enc.write_all(&plain)
             .and_then(|()| enc.finish())

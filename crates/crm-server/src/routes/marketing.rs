@@ -173,7 +173,10 @@ async fn stats(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
-    cached_json(svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
+    cached_json(
+        svc::stats_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+        &headers,
+    )
 }
 
 /// The funnel and the breakdowns by campaign and by source (channel).
@@ -187,7 +190,10 @@ async fn roi(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
-    cached_json(svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
+    cached_json(
+        svc::roi_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+        &headers,
+    )
 }
 
 /// Campaign rows (including the "unknown campaign" row), sortable and
@@ -202,7 +208,10 @@ async fn campaigns(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
 ) -> ApiResult<Response> {
-    cached_json(svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?, &headers)
+    cached_json(
+        svc::campaigns_cached(&s.db, &s.marketing_cache, &auth, &q).await?,
+        &headers,
+    )
 }
 
 /// One campaign with its ads (creative title and body) and status history.
@@ -217,7 +226,10 @@ async fn campaign(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
-    cached_json(svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?, &headers)
+    cached_json(
+        svc::campaign_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+        &headers,
+    )
 }
 
 /// The daily series of one campaign.
@@ -232,7 +244,10 @@ async fn campaign_insights(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
-    cached_json(svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?, &headers)
+    cached_json(
+        svc::campaign_insights_cached(&s.db, &s.marketing_cache, &auth, &id, &q).await?,
+        &headers,
+    )
 }
 
 /// Sync state per connected ad account (last success, last error with

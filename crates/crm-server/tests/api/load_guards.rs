@@ -186,7 +186,8 @@ async fn answers_are_compressed_for_clients_that_accept_it() {
     assert_eq!(zipped.headers()["vary"], "accept-encoding");
     let bytes = zipped.bytes().await.unwrap();
     let mut plain = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+        .unwrap();
     let decoded: Value = serde_json::from_str(&plain).unwrap();
     let direct = ceo.get(path).await;
     assert_eq!(direct.status, StatusCode::OK);
