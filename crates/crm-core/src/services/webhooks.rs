@@ -1,9 +1,10 @@
 //! The shared Meta webhook inbox (Marketing Hub and HSM Automation).
 //!
 //! Flow: the HTTP layer verifies `X-Hub-Signature-256` over the raw body, then
-//! [`ingest`] splits the delivery into one inbox row per logical event
-//! (deduplicated by Meta's own ids) and enqueues one processing job per new
-//! row, in one transaction; the HTTP layer answers 200. The worker runs
+//! [`Ingester::ingest`] splits the delivery into one inbox row per logical
+//! event (deduplicated by Meta's own ids) and stores the rows with one
+//! processing job per new row, in one transaction shared with the deliveries
+//! that arrived meanwhile; the HTTP layer answers 200 after the commit. The worker runs
 //! [`process`]: it routes the row to a tenant ONLY by Page id, WABA id or
 //! phone number id (through the Meta connection service) and calls the handler
 //! registered for the change's `field`.
@@ -331,19 +332,6 @@ pub struct Ingested {
     pub stored: usize,
     /// Events already in the inbox (redeliveries).
     pub duplicates: usize,
-}
-
-/// Stores a verified delivery: one row per new event, plus its processing
-/// job, in one transaction (a batch of one; the server groups concurrent
-/// deliveries with [`Ingester`]).
-pub async fn ingest(db: &DatabaseConnection, body: &Value) -> Result<Ingested, CoreError> {
-    let events = split(body)?;
-    let _gate = crm_db::write_gate(db).await;
-    let mut out = store(db, &[events]).await?;
-    Ok(out.pop().unwrap_or(Ingested {
-        stored: 0,
-        duplicates: 0,
-    }))
 }
 
 /// Most events written in one transaction by the [`Ingester`].
