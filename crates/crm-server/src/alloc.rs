@@ -1,11 +1,12 @@
 //! The process's memory allocator and its figures.
 //!
 //! With the default `jemalloc` feature the whole process (server, worker,
-//! CLI and the tests that link this crate) allocates through jemalloc, with
-//! its background threads on: they return freed pages to the system within
-//! about ten seconds, where the system allocator kept the peak of a burst
-//! (the demo's first-run seeding) for the life of the process. The figures
-//! are in docs/benchmarks.md ("Memory").
+//! CLI and the tests that link this crate) allocates through jemalloc, C
+//! code's `malloc` included (SQLite's page caches), with its background
+//! threads on: they hand freed pages back to the system gradually, where
+//! glibc's per-thread arenas kept the peak of a burst (the demo's first-run
+//! seeding) for the life of the process. The figures are in
+//! docs/benchmarks.md ("Memory: the demo's first-run seeding").
 
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
