@@ -61,7 +61,7 @@ fn metrics_handle() -> Option<&'static PrometheusHandle> {
 
 pub fn build(state: AppState) -> Router {
     let _ = metrics_handle();
-    let (api, doc) = routes::api_router().split_for_parts();
+    let (api, doc) = routes::api_parts();
     let doc_json: Arc<str> = Arc::from(doc.to_pretty_json().unwrap_or_default());
     let https = state.public_url.starts_with("https://");
     let timeout = Duration::from_secs(state.cfg.request_timeout_secs.max(1));
@@ -92,6 +92,7 @@ pub fn build(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("panic", "a handler panicked").into_response()
         }))
+        .layer(middleware::from_fn(crate::error::envelope_errors))
         .layer(middleware::from_fn(move |req, next| {
             security_headers(https, req, next)
         }))

@@ -2,8 +2,8 @@
 //! `{"error": {"code", "message", "details"}}` with a stable snake_case code.
 //! Server-side failures are opaque to the client and logged with the request id.
 
-use axum::extract::FromRequest;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crm_core::CoreError;
@@ -158,6 +158,18 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        let status = match r.status() {
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                return ApiError::internal("path extraction", r.body_text());
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, "invalid_path", r.body_text())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut details = self.details;
@@ -254,11 +266,67 @@ pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
         })
 }
 
-/// `Query` whose rejections use the API error shape.
+/// `Query` whose rejections use the API error shape (400 `invalid_query`).
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-use axum::extract::FromRequestParts;
+/// Middleware: an error answer under `/api` that did not come from an
+/// [`ApiError`] (a 405 for a known path with another method, a 413 from the
+/// body-size layer, a 408 from the timeout layer) is rewritten into the one
+/// JSON envelope, keeping its status and its `Allow` / `Retry-After` headers.
+pub async fn envelope_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !is_api || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this path does not accept that method (see the Allow header)",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => (
+            "request_timeout",
+            "the request took longer than the server allows",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request body has a content type this operation does not accept",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "not found"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests"),
+        s if s.is_server_error() => ("internal_error", "internal error"),
+        _ => ("bad_request", "the request is not valid"),
+    };
+    let keep: Vec<(header::HeaderName, HeaderValue)> = [header::ALLOW, header::RETRY_AFTER]
+        .into_iter()
+        .filter_map(|name| resp.headers().get(&name).map(|v| (name, v.clone())))
+        .collect();
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (name, value) in keep {
+        out.headers_mut().insert(name, value);
+    }
+    out
+}
+
+/// `Path` whose rejections (a malformed id, say) use the API error shape:
+/// 400 `invalid_path`.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -121,43 +121,61 @@ fn default_country() -> String {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewUser {
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     pub role: Role,
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct UserPatch {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
     pub role: Option<Role>,
     /// `active` or `disabled`.
+    #[schema(pattern = r"^(active|disabled)$")]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct TenantPatch {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: Option<String>,
+    #[schema(min_length = 1)]
     pub timezone: Option<String>,
+    #[schema(pattern = r"^\s*(es|en)\s*$")]
     pub locale: Option<String>,
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
     pub country: Option<String>,
 }
 
 /// First-run input: the first tenant and its CEO.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SetupInput {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub tenant_name: String,
     #[serde(default = "default_currency")]
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: String,
     #[serde(default = "default_timezone")]
+    #[schema(min_length = 1)]
     pub timezone: String,
     #[serde(default = "default_locale")]
+    #[schema(pattern = r"^\s*(es|en)\s*$")]
     pub locale: String,
     #[serde(default = "default_country")]
+    #[schema(pattern = r"^\s*[A-Za-z]{2}\s*$")]
     pub country: String,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 
@@ -713,6 +731,7 @@ pub async fn list_tokens(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewApiToken {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     pub role: Role,
 }

@@ -30,6 +30,11 @@ pub struct AuditQuery {
     pub until: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<200, _>"
+    )]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 

@@ -725,6 +725,11 @@ pub struct DryRunResult {
 #[into_params(parameter_in = Query)]
 pub struct DryRunQuery {
     /// How many leads to evaluate, 1 to 500 (default 100), newest first.
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -1824,6 +1829,11 @@ pub struct LogQuery {
     pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// 1 to 500 (default 100).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -22,12 +22,15 @@ use crate::{CoreError, TenantCtx, validate};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct FxRateInput {
     /// ISO 4217 code of the amount's currency.
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub from_currency: String,
     /// ISO 4217 code to convert into (default: the tenant's reporting currency).
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub to_currency: Option<String>,
     pub date: NaiveDate,
     /// Units of `to_currency` per 1 unit of `from_currency`, as a decimal
     /// string with at most 9 decimals, e.g. "0.00105".
+    #[schema(pattern = r"^\s*[0-9]{0,9}(\.[0-9]{0,9})?\s*$")]
     pub rate: String,
 }
 
@@ -60,6 +63,11 @@ pub struct FxQuery {
     pub until: Option<NaiveDate>,
     pub cursor: Option<String>,
     /// 1 to 500 (default 100).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -266,6 +266,7 @@ pub struct NewLead {
     pub phone: Option<String>,
     pub email: Option<String>,
     /// WhatsApp id (digits with country code).
+    #[schema(pattern = r"^\s*\+?[0-9]{6,20}\s*$")]
     pub wa_id: Option<String>,
     /// WhatsApp business-scoped user id (`CC.<digits>`).
     pub bsuid: Option<String>,
@@ -273,6 +274,7 @@ pub struct NewLead {
     /// Defaults to the caller for sellers; sellers cannot assign others.
     pub owner_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub tags: Vec<String>,
     /// IANA time zone; defaults to the tenant's.
     pub timezone: Option<String>,
@@ -316,6 +318,7 @@ pub enum ConsentAction {
 pub struct ConsentInput {
     pub action: ConsentAction,
     /// How it was given or withdrawn, e.g. `web_form`, `whatsapp_stop`, `phone_call`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub method: String,
     /// Default: now.
     pub at: Option<DateTime<Utc>>,
@@ -578,10 +581,17 @@ pub struct LeadQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// Text search over name, phone (digits) and email.
     pub q: Option<String>,
-    #[param(value_type = Option<String>, example = "-created_at")]
+    /// `-created_at` (default), `created_at`, `name`, `-name` or `-updated_at`.
+    #[param(value_type = Option<String>, example = "-created_at",
+        pattern = r"^(-created_at|created_at|name|-name|-updated_at)$")]
     pub sort: Option<LeadSort>,
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -1872,6 +1882,7 @@ pub async fn set_consent(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NoteInput {
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub body: String,
 }
 
@@ -1912,6 +1923,7 @@ pub async fn add_note(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct BulkAssign {
     /// 1 to 1000 lead ids.
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<Uuid>,
     /// The new owner; null unassigns.
     pub owner_id: Option<Uuid>,
@@ -1919,6 +1931,7 @@ pub struct BulkAssign {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct BulkTag {
+    #[schema(min_items = 1, max_items = 1000)]
     pub ids: Vec<Uuid>,
     #[serde(default)]
     pub add: Vec<String>,

@@ -38,6 +38,22 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Deserializes an optional page size (`limit`), refusing one outside
+/// `1..=MAX`: the query is then answered 400 `invalid_query` instead of the
+/// value being clamped silently.
+pub fn limit_upto<'de, const MAX: u64, D>(d: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = Option::<u64>::deserialize(d)?;
+    match v {
+        Some(n) if !(1..=MAX).contains(&n) => Err(serde::de::Error::custom(format!(
+            "limit must be between 1 and {MAX}"
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// Clamp a requested page size.
 pub fn limit(requested: Option<u64>, default: u64, max: u64) -> u64 {
     requested.unwrap_or(default).clamp(1, max)

@@ -84,18 +84,23 @@ impl From<pipeline_stage::Model> for StageView {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewStage {
     /// Lowercase slug, unique in the tenant (e.g. `demo_scheduled`).
+    #[schema(min_length = 1, max_length = 40, pattern = r"^[a-z0-9_]{1,40}$")]
     pub key: String,
+    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
     pub name: String,
     pub kind: StageKind,
     /// Default: after the last stage.
     pub position: Option<i32>,
+    #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct StagePatch {
+    #[schema(min_length = 1, max_length = 80, pattern = r"\S")]
     pub name: Option<String>,
     pub position: Option<i32>,
+    #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i32>,
 }
 
@@ -402,14 +407,18 @@ fn views(rows: Vec<opportunity::Model>, st: &[pipeline_stage::Model]) -> Vec<Opp
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewOpportunity {
     pub lead_id: Uuid,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Integer minor units (e.g. cents); 0 or more.
+    #[schema(minimum = 0)]
     pub value_minor: i64,
     /// ISO 4217; defaults to the tenant's currency.
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: Option<String>,
     /// Stage id; defaults to the first open stage.
     pub stage_id: Option<Uuid>,
     /// Defaults to the stage's probability.
+    #[schema(minimum = 0, maximum = 100)]
     pub probability: Option<i32>,
     pub expected_close_date: Option<NaiveDate>,
     /// Defaults to the lead's owner, or the caller for sellers.
@@ -419,8 +428,11 @@ pub struct NewOpportunity {
 /// Partial update; a `stage_id` change is a stage move (history row, events).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct OpportunityPatch {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(minimum = 0)]
     pub value_minor: Option<i64>,
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: Option<String>,
     pub stage_id: Option<Uuid>,
     pub probability: Option<i32>,
@@ -893,6 +905,11 @@ pub struct OpportunityQuery {
     pub owner: Option<Uuid>,
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -984,6 +1001,11 @@ pub struct Board {
 pub struct BoardQuery {
     pub owner: Option<Uuid>,
     /// Cards per column, 1 to 500 (default 100). Totals count all of them.
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -117,8 +117,10 @@ impl From<sale::Model> for SaleView {
 pub struct NewSale {
     pub opportunity_id: Uuid,
     /// Positive integer minor units.
+    #[schema(minimum = 1)]
     pub amount_minor: i64,
     /// ISO 4217; defaults to the opportunity's currency.
+    #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: Option<String>,
     /// `pending`, `completed` (default) or `failed`.
     pub status: Option<SaleStatus>,
@@ -570,6 +572,11 @@ pub struct SaleQuery {
     pub paid_to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<500, _>"
+    )]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

@@ -72,6 +72,11 @@ pub struct TimelineQuery {
     pub kind: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[serde(
+        default,
+        deserialize_with = "crate::services::page::limit_upto::<200, _>"
+    )]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
 

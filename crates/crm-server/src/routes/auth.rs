@@ -113,11 +113,12 @@ async fn login(
 #[utoipa::path(operation_id = "logout", post, path = "/api/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "signed out"),
-        (status = 400, body = ErrorBody, description = "not_a_session (API tokens are revoked under /api/tokens)"),
+        (status = 422, body = ErrorBody, description = "not_a_session (API tokens are revoked under /api/tokens)"),
         (status = 401, body = ErrorBody)))]
 async fn logout(State(s): State<AppState>, auth: Authed) -> ApiResult<impl IntoResponse> {
     let Some(session) = &auth.session else {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "not_a_session",
             "API tokens have no session; revoke the token instead",
         ));

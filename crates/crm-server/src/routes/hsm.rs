@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use crm_core::automation::rule::RuleSpec;
@@ -27,7 +27,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
 
@@ -110,7 +110,7 @@ async fn create_template(
 async fn get_template(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<TemplateDetail>> {
     Ok(ApiJson(tpl::get(&s.db, &auth, id).await?))
 }
@@ -123,7 +123,7 @@ async fn get_template(
 async fn delete_template(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     tpl::delete(&s.db, &s.meta, &auth, id)
         .await
@@ -157,7 +157,7 @@ async fn sync_templates(State(s): State<AppState>, auth: Authed) -> ApiResult<Ap
 async fn send_template(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<SendInput>,
 ) -> ApiResult<(StatusCode, ApiJson<SendView>)> {
     let v = msg::send_manual(&s.db, &s.meta, &auth, id, &input)
@@ -197,7 +197,7 @@ async fn create_rule(
 async fn get_rule(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<RuleView>> {
     Ok(ApiJson(auto::get_rule(&s.db, &auth, id).await?))
 }
@@ -210,7 +210,7 @@ async fn get_rule(
 async fn update_rule(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(spec): ApiJson<RuleSpec>,
 ) -> ApiResult<ApiJson<RuleView>> {
     Ok(ApiJson(auto::update_rule(&s.db, &auth, id, &spec).await?))
@@ -223,7 +223,7 @@ async fn update_rule(
 async fn delete_rule(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     auto::delete_rule(&s.db, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -237,7 +237,7 @@ async fn delete_rule(
 async fn toggle_rule(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<ToggleInput>,
 ) -> ApiResult<ApiJson<RuleView>> {
     Ok(ApiJson(
@@ -254,7 +254,7 @@ async fn toggle_rule(
 async fn dry_run(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<DryRunQuery>,
 ) -> ApiResult<ApiJson<DryRunResult>> {
     Ok(ApiJson(auto::dry_run(&s.db, &auth, id, &q).await?))
@@ -301,7 +301,7 @@ async fn update_settings(
 async fn lead_messages(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<LeadMessaging>> {
     Ok(ApiJson(msg::lead_messaging(&s.db, &auth, id).await?))
 }

@@ -1,5 +1,5 @@
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crm_core::TenantCtx;
@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,7 +59,7 @@ struct CreateParams {
     /// the phone, email, wa_id or bsuid already belongs to a lead. `update`:
     /// fill the existing lead's empty fields, add tags, append the attribution
     /// as a later touch and answer 200 with it.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^(reject|update)$")]
     on_duplicate: Option<OnDuplicate>,
 }
 
@@ -94,7 +94,7 @@ async fn create(
 async fn get_one(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<LeadDetail>> {
     Ok(ApiJson(leads::get(&s.db, &auth, id).await?))
 }
@@ -108,7 +108,7 @@ async fn get_one(
 async fn update(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<LeadPatch>,
 ) -> ApiResult<ApiJson<LeadView>> {
     Ok(ApiJson(leads::update(&s.db, &auth, id, &patch).await?))
@@ -122,7 +122,7 @@ async fn update(
 async fn delete(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     leads::delete(&s.db, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -135,7 +135,7 @@ async fn delete(
 async fn get_timeline(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> ApiResult<ApiJson<Page<ActivityView>>> {
     Ok(ApiJson(timeline::list(&s.db, &auth, id, &q).await?))
@@ -149,7 +149,7 @@ async fn get_timeline(
 async fn add_note(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<NoteInput>,
 ) -> ApiResult<(StatusCode, ApiJson<ActivityView>)> {
     Ok((
@@ -167,7 +167,7 @@ async fn add_note(
 async fn add_touch(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<TouchInput>,
 ) -> ApiResult<Response> {
     Ok(match leads::add_touch(&s.db, &auth, id, &input).await? {
@@ -184,7 +184,7 @@ async fn add_touch(
 async fn set_consent(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<ConsentInput>,
 ) -> ApiResult<ApiJson<LeadView>> {
     Ok(ApiJson(leads::set_consent(&s.db, &auth, id, &input).await?))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use crm_core::services::Page;
@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, cached_json};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody, cached_json};
 use crate::routes::meta::api_error as meta_api_error;
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
@@ -73,7 +73,7 @@ async fn list_lead_forms(
 async fn get_lead_form(
     State(s): State<AppState>,
     auth: Authed,
-    Path(form_id): Path<String>,
+    ApiPath(form_id): ApiPath<String>,
 ) -> ApiResult<ApiJson<LeadFormDetail>> {
     Ok(ApiJson(
         lead_forms::get(&s.db, &s.meta, &auth, &form_id)
@@ -95,7 +95,7 @@ async fn get_lead_form(
 async fn put_lead_form_mapping(
     State(s): State<AppState>,
     auth: Authed,
-    Path(form_id): Path<String>,
+    ApiPath(form_id): ApiPath<String>,
     ApiJson(input): ApiJson<LeadFormMappingInput>,
 ) -> ApiResult<ApiJson<LeadFormDetail>> {
     Ok(ApiJson(
@@ -114,7 +114,7 @@ async fn put_lead_form_mapping(
 async fn reset_lead_form_mapping(
     State(s): State<AppState>,
     auth: Authed,
-    Path(form_id): Path<String>,
+    ApiPath(form_id): ApiPath<String>,
 ) -> ApiResult<ApiJson<LeadFormDetail>> {
     Ok(ApiJson(
         lead_forms::reset_mapping(&s.db, &s.meta, &auth, &form_id)
@@ -223,7 +223,7 @@ async fn campaign(
     State(s): State<AppState>,
     auth: Authed,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
     cached_json(
@@ -241,7 +241,7 @@ async fn campaign_insights(
     State(s): State<AppState>,
     auth: Authed,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Response> {
     cached_json(
@@ -308,7 +308,7 @@ async fn put_fx(
 async fn delete_fx(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     fx::delete(&s.db, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)

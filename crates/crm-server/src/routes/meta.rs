@@ -4,8 +4,8 @@
 //! `crm_core::services::meta_connection`.
 
 use axum::Form;
+use axum::extract::State;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crm_core::services::meta_connection::{
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -278,7 +278,7 @@ async fn data_deletion(
     responses((status = 200, body = DeletionStatus), (status = 404, body = ErrorBody)))]
 async fn deletion_status(
     State(s): State<AppState>,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeletionStatus>> {
     Ok(ApiJson(svc::deletion_status(&s.db, &code).await?))
 }

@@ -8,6 +8,7 @@ pub mod hsm;
 pub mod leads;
 pub mod marketing;
 pub mod meta;
+pub mod openapi;
 pub mod opportunities;
 pub mod pipeline;
 pub mod sales;
@@ -92,9 +93,17 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
 }
 
+/// The documented routes and their OpenAPI document, with the shared error
+/// answers added to every operation.
+pub fn api_parts() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = api_router().split_for_parts();
+    openapi::add_shared_responses(&mut doc);
+    (router, doc)
+}
+
 /// The OpenAPI document as pretty JSON (what `openapi.json` in the repo holds).
 pub fn openapi_json() -> String {
-    let (_, doc) = api_router().split_for_parts();
+    let (_, doc) = api_parts();
     let mut s = doc.to_pretty_json().unwrap_or_default();
     s.push('\n');
     s

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use crm_core::services::Page;
 use crm_core::services::pipeline::{
@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -53,7 +53,7 @@ async fn create(
 async fn get_one(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<OpportunityDetail>> {
     Ok(ApiJson(pipeline::get_opportunity(&s.db, &auth, id).await?))
 }
@@ -67,7 +67,7 @@ async fn get_one(
 async fn update(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<OpportunityPatch>,
 ) -> ApiResult<ApiJson<OpportunityView>> {
     Ok(ApiJson(
@@ -83,7 +83,7 @@ async fn update(
 async fn delete(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     pipeline::delete_opportunity(&s.db, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)

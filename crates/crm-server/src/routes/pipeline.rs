@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use crm_core::services::pipeline::{
     self, Board, BoardQuery, NewStage, StageList, StagePatch, StageView,
@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -48,7 +48,7 @@ async fn create_stage(
 async fn update_stage(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<StagePatch>,
 ) -> ApiResult<ApiJson<StageView>> {
     Ok(ApiJson(
@@ -64,7 +64,7 @@ async fn update_stage(
 async fn delete_stage(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     pipeline::delete_stage(&s.db, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use crm_core::services::Page;
 use crm_core::services::sales::{self, NewRefund, NewSale, SalePatch, SaleQuery, SaleView};
@@ -6,7 +6,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,7 +47,7 @@ async fn create(
 async fn get_one(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<SaleView>> {
     Ok(ApiJson(sales::get(&s.db, &auth, id).await?))
 }
@@ -61,7 +61,7 @@ async fn get_one(
 async fn update(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SalePatch>,
 ) -> ApiResult<ApiJson<SaleView>> {
     Ok(ApiJson(sales::update(&s.db, &auth, id, &patch).await?))
@@ -75,7 +75,7 @@ async fn update(
 async fn refund(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<NewRefund>,
 ) -> ApiResult<(StatusCode, ApiJson<SaleView>)> {
     Ok((

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use crm_core::services::accounts::{self, NewUser, UserPatch, UserView};
 use serde::Serialize;
@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiJson, ApiResult, ErrorBody};
+use crate::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,7 +52,7 @@ async fn create(
 async fn update(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> ApiResult<ApiJson<UserView>> {
     Ok(ApiJson(

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crm_core::services::Page;
@@ -26,7 +26,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::Authed;
-use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
 
@@ -58,7 +58,7 @@ pub struct Handshake {
     security(()), params(Handshake),
     responses((status = 200, description = "The challenge, as plain text", body = String),
               (status = 403, body = ErrorBody)))]
-async fn handshake(State(s): State<AppState>, Query(q): Query<Handshake>) -> Response {
+async fn handshake(State(s): State<AppState>, ApiQuery(q): ApiQuery<Handshake>) -> Response {
     let forbidden = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
@@ -182,7 +182,7 @@ pub struct Replayed {
 async fn replay_one(
     State(s): State<AppState>,
     auth: Authed,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<Replayed>> {
     let queued = inbox::replay(&s.db, Some(&auth), Some(id), None).await?;
     Ok(ApiJson(Replayed { queued }))

@@ -10,6 +10,7 @@ mod anonymous;
 mod audit;
 mod auth;
 mod cli;
+mod contract;
 mod demo;
 mod hsm_api;
 mod hsm_exactly_once;
