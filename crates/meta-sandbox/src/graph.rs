@@ -21,11 +21,7 @@ pub enum Node {
 }
 
 pub fn param<'a>(params: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .rev()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.as_str())
+    crate::params::raw(params, k)
 }
 
 pub fn resolve(app: &App, id: &str) -> Option<Node> {
@@ -232,8 +228,15 @@ pub fn paginate<T>(
     Ok((slice, Value::Object(paging)))
 }
 
+/// `summary=true` (JSON-encoded boolean, as the SDKs send it), or a list naming `total_count`.
 fn summary_requested(params: &[(String, String)]) -> bool {
-    param(params, "summary").is_some_and(|s| s == "true" || s.contains("total_count"))
+    match crate::params::boolean(params, "summary") {
+        Ok(b) => b.unwrap_or(false),
+        Err(_) => crate::params::list(params, "summary")
+            .ok()
+            .flatten()
+            .is_some_and(|l| l.iter().any(|s| s == "total_count")),
+    }
 }
 
 fn envelope(data: Vec<Value>, paging: Value, total: Option<usize>) -> Value {
@@ -246,13 +249,6 @@ fn envelope(data: Vec<Value>, paging: Value, total: Option<usize>) -> Value {
         m.insert("summary".into(), json!({"total_count": t}));
     }
     Value::Object(m)
-}
-
-fn parse_fields(s: Option<&str>) -> GResult<Option<Vec<FieldSel>>> {
-    match s {
-        Some(f) if !f.trim().is_empty() => Ok(Some(fields::parse(f)?)),
-        _ => Ok(None),
-    }
 }
 
 fn default_fields(n: &Node) -> Vec<FieldSel> {
@@ -942,7 +938,7 @@ pub fn route(app: &App, req: &GraphReq, caller: &Caller) -> GResult<Value> {
     match (method, segs.len()) {
         ("GET", 1) => {
             let sel =
-                parse_fields(param(params, "fields"))?.unwrap_or_else(|| default_fields(&node));
+                crate::params::field_selection(params)?.unwrap_or_else(|| default_fields(&node));
             render(app, req, caller, &node, &sel)
         }
         ("POST", 1) => match node {
@@ -963,7 +959,7 @@ pub fn route(app: &App, req: &GraphReq, caller: &Caller) -> GResult<Value> {
             if !edges(&node).contains(&edge) {
                 return Err(GraphError::unknown_path(&format!("{}/{}", id, edge)));
             }
-            let sel = parse_fields(param(params, "fields"))?;
+            let sel = crate::params::field_selection(params)?;
             edge_get(app, req, caller, &node, edge, params, sel.as_deref(), &ctx)
         }
         ("POST", 2) => edge_post(app, req, caller, &node, segs[1].as_str()),
@@ -972,34 +968,11 @@ pub fn route(app: &App, req: &GraphReq, caller: &Caller) -> GResult<Value> {
     }
 }
 
-fn json_list(params: &[(String, String)], key: &str) -> GResult<Option<Vec<String>>> {
-    match param(params, key) {
-        None => Ok(None),
-        Some(s) => {
-            let v: Value = serde_json::from_str(s)
-                .map_err(|_| GraphError::param(format!("{key} must be a JSON array")))?;
-            let arr = v
-                .as_array()
-                .ok_or_else(|| GraphError::param(format!("{key} must be a JSON array")))?;
-            Ok(Some(
-                arr.iter()
-                    .filter_map(|x| x.as_str().map(|s| s.to_string()))
-                    .collect(),
-            ))
-        }
-    }
-}
-
 /// Applies `effective_status=[...]` and `filtering=[...]` to ads objects.
 fn ads_filter(app: &App, params: &[(String, String)], objs: Vec<Obj>) -> GResult<Vec<Obj>> {
     let w = &app.world;
-    let statuses = json_list(params, "effective_status")?;
-    let filtering: Vec<Value> = match param(params, "filtering") {
-        Some(f) => serde_json::from_str(f).map_err(|_| {
-            GraphError::param("filtering must be a JSON array of {field, operator, value}")
-        })?,
-        None => vec![],
-    };
+    let statuses = crate::params::list(params, "effective_status")?;
+    let filtering = crate::params::objects(params, "filtering")?.unwrap_or_default();
     let eff = |o: &Obj| match *o {
         Obj::Campaign(c) => w.effective_status_campaign(c),
         Obj::AdSet(s) => w.effective_status_adset(s),
@@ -1329,12 +1302,7 @@ pub fn edge_get(
         }
         (Node::W(Obj::Form(_)) | Node::W(Obj::Ad(_)), "leads") => {
             caller.require_any(&["leads_retrieval"])?;
-            let filtering: Vec<Value> = match param(params, "filtering") {
-                Some(f) => serde_json::from_str(f).map_err(|_| {
-                    GraphError::param("filtering must be a JSON array of {field, operator, value}")
-                })?,
-                None => vec![],
-            };
+            let filtering = crate::params::objects(params, "filtering")?.unwrap_or_default();
             let mut conds = vec![];
             for f in &filtering {
                 let field = f.get("field").and_then(|x| x.as_str()).unwrap_or("");
@@ -1478,9 +1446,8 @@ fn edge_post(
                     "(#210) This call requires a Page access token.",
                 ));
             }
-            let fields_raw = param(&req.params, "subscribed_fields")
+            let fields = crate::params::list(&req.params, "subscribed_fields")?
                 .ok_or_else(|| GraphError::param("The parameter subscribed_fields is required."))?;
-            let fields: Vec<String> = parse_list_param(fields_raw);
             for f in &fields {
                 if !matches!(
                     f.as_str(),
@@ -1530,17 +1497,6 @@ fn edge_post(
             node_id(app, node),
             edge
         ))),
-    }
-}
-
-pub fn parse_list_param(raw: &str) -> Vec<String> {
-    if raw.trim_start().starts_with('[') {
-        serde_json::from_str::<Vec<String>>(raw).unwrap_or_default()
-    } else {
-        raw.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
     }
 }
 

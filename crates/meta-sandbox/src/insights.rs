@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::error::{GResult, GraphError};
 use crate::fields::FieldSel;
 use crate::graph::{self, Node, PageCtx, param};
+use crate::params;
 use crate::server::{App, Caller};
 use crate::state::ReportRun;
 use crate::util::{fmt_date, fmt_decimal, fmt_money};
@@ -66,6 +67,111 @@ const PRESETS: &[&str] = &[
     "maximum",
     "data_maximum",
 ];
+
+/// Every option of the insights edge (`GET` and the async `POST`) that the sandbox models.
+/// Any other parameter is refused with error 100 instead of being ignored, because Meta would
+/// answer differently (`sort`, `summary`, `export_*`, `product_id_limit`, …).
+const OPTIONS: &[&str] = &[
+    "fields",
+    "level",
+    "date_preset",
+    "time_range",
+    "time_ranges",
+    "time_increment",
+    "filtering",
+    "breakdowns",
+    "action_breakdowns",
+    "action_attribution_windows",
+    "action_report_time",
+    "use_unified_attribution_setting",
+    "use_account_attribution_setting",
+    "default_summary",
+    "graph_cache",
+    "limit",
+    "after",
+    "before",
+];
+
+/// What `GET /{report_run_id}/insights` takes: the query itself was fixed when the run was created.
+const RUN_RESULT_OPTIONS: &[&str] = &["fields", "limit", "after", "before"];
+
+/// Attribution windows the sandbox models. Every ad set's attribution setting is 7-day click,
+/// so an action's `value` is its `7d_click` figure.
+pub const WINDOWS: &[&str] = &["1d_view", "1d_click", "7d_click", "28d_click"];
+
+/// Counts that actions are made of; `actions` entries sum some of them.
+const N_COUNTS: usize = 6;
+const C_LINK: usize = 0;
+const C_CLICKS: usize = 1;
+const C_FORM: usize = 2;
+const C_PIXEL: usize = 3;
+const C_MSG_STARTED: usize = 4;
+const C_MSG_CONN: usize = 5;
+
+/// Per-window counts of one (group, bucket), next to its [`Facts`] (whose counts are `7d_click`).
+/// Derived per ad and day, so they add up across levels and days like every other figure.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Windows {
+    one_day_view: [i64; N_COUNTS],
+    one_day_click: [i64; N_COUNTS],
+    twenty_eight_day_click: [i64; N_COUNTS],
+}
+
+fn base_counts(f: &Facts) -> [i64; N_COUNTS] {
+    [
+        f.link_clicks,
+        f.clicks,
+        f.form_leads,
+        f.pixel_leads,
+        f.msg_started,
+        f.msg_connections,
+    ]
+}
+
+impl Windows {
+    /// The windows of one ad-day, from its (7-day click) counts. Deterministic: a hash of
+    /// (seed, ad, day) decides the roundings. 1-day click is about 75% of 7-day click, 28-day
+    /// click about 120%, and 1-day view about 12% on conversions (none on clicks).
+    fn of_day(seed: u64, ad: usize, day: i64, f: &Facts) -> Windows {
+        let h = crate::util::mix(
+            seed ^ 0xA77_B1D0 ^ (ad as u64).wrapping_mul(0x1000_0193) ^ (day as u64) << 40,
+        );
+        let mut w = Windows::default();
+        for (i, v) in base_counts(f).into_iter().enumerate() {
+            if v == 0 {
+                continue;
+            }
+            let r = |x: f64, k: u64| {
+                crate::util::stochastic_round(x, crate::util::mix(h ^ (k << 8 | i as u64)))
+            };
+            w.one_day_click[i] = v - r(v as f64 * 0.25, 1).min(v);
+            w.twenty_eight_day_click[i] = v + r(v as f64 * 0.2, 2);
+            if i >= C_FORM {
+                w.one_day_view[i] = r(v as f64 * 0.12, 3);
+            }
+        }
+        w
+    }
+
+    fn add(&mut self, o: &Windows) {
+        for i in 0..N_COUNTS {
+            self.one_day_view[i] += o.one_day_view[i];
+            self.one_day_click[i] += o.one_day_click[i];
+            self.twenty_eight_day_click[i] += o.twenty_eight_day_click[i];
+        }
+    }
+
+    /// The count of `components` summed, in window `name` (`7d_click` comes from `base`).
+    fn get(&self, name: &str, base: &[i64; N_COUNTS], components: &[usize]) -> i64 {
+        let src = match name {
+            "1d_view" => &self.one_day_view,
+            "1d_click" => &self.one_day_click,
+            "28d_click" => &self.twenty_eight_day_click,
+            _ => base,
+        };
+        components.iter().map(|c| src[*c]).sum()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -210,21 +316,11 @@ fn ranges(
     today: NaiveDate,
     data_start: NaiveDate,
 ) -> GResult<Vec<(NaiveDate, NaiveDate)>> {
-    if let Some(tr) = param(params, "time_ranges") {
-        let v: Value = serde_json::from_str(tr)
-            .map_err(|_| GraphError::param("time_ranges must be a JSON array of {since, until}"))?;
-        let arr = v.as_array().ok_or_else(|| {
-            GraphError::param("time_ranges must be a JSON array of {since, until}")
-        })?;
+    if let Some(arr) = params::objects(params, "time_ranges")? {
         return arr.iter().map(parse_range).collect();
     }
-    if let Some(tr) = param(params, "time_range") {
-        let v: Value = serde_json::from_str(tr).map_err(|_| {
-            GraphError::param(
-                "time_range must be JSON like {\"since\":\"YYYY-MM-DD\",\"until\":\"YYYY-MM-DD\"}",
-            )
-        })?;
-        return Ok(vec![parse_range(&v)?]);
+    if let Some(tr) = params::object(params, "time_range")? {
+        return Ok(vec![parse_range(&Value::Object(tr))?]);
     }
     let preset = param(params, "date_preset").unwrap_or("last_30d");
     Ok(vec![preset_range(preset, today, data_start)?])
@@ -273,6 +369,59 @@ struct Query {
     level: Level,
     buckets: Vec<(NaiveDate, NaiveDate)>,
     metric_filters: Vec<(String, String, f64)>,
+    /// Requested `action_attribution_windows`, in [`WINDOWS`] order; empty = only `value`.
+    windows: Vec<&'static str>,
+}
+
+/// Checks the attribution and report-time options and returns the requested windows.
+/// What is modelled is accepted; everything else is refused with error 100.
+fn attribution_options(params: &[(String, String)]) -> GResult<Vec<&'static str>> {
+    if let Some(b) = params::list(params, "action_breakdowns")?
+        && b.iter().any(|x| x != "action_type")
+    {
+        return Err(GraphError::param(format!(
+            "action_breakdowns ({}) are not modelled by the Meta sandbox; only action_type (the default) is",
+            b.join(", ")
+        )));
+    }
+    for key in [
+        "use_unified_attribution_setting",
+        "use_account_attribution_setting",
+        "graph_cache",
+    ] {
+        // Every ad set and account of the sandbox uses 7-day click attribution, the same
+        // setting the default `value` uses, so both settings give the same figures.
+        params::boolean(params, key)?;
+    }
+    if params::boolean(params, "default_summary")? == Some(true) {
+        return Err(GraphError::param(
+            "default_summary=true is not modelled by the Meta sandbox",
+        ));
+    }
+    if let Some(t) = param(params, "action_report_time")
+        && t != "impression"
+    {
+        return Err(GraphError::param(format!(
+            "action_report_time={t} is not modelled by the Meta sandbox; only impression is (actions are reported on the day of the ad's delivery)"
+        )));
+    }
+    let mut windows = vec![];
+    if let Some(asked) = params::list(params, "action_attribution_windows")? {
+        for a in &asked {
+            if !WINDOWS.contains(&a.as_str()) {
+                return Err(GraphError::param(format!(
+                    "action_attribution_windows value {a} is not modelled by the Meta sandbox; modelled: {}",
+                    WINDOWS.join(", ")
+                )));
+            }
+        }
+        windows = WINDOWS
+            .iter()
+            .copied()
+            .filter(|w| asked.iter().any(|a| a == w))
+            .collect();
+    }
+    Ok(windows)
 }
 
 fn node_level(o: Obj) -> Level {
@@ -298,14 +447,15 @@ fn build_query(app: &App, target: Obj, params: &[(String, String)]) -> GResult<Q
             "level cannot be above the level of the object being queried",
         ));
     }
-    if let Some(b) = param(params, "breakdowns")
-        && !b.trim().is_empty()
-        && b.trim() != "[]"
+    if let Some(b) = params::list(params, "breakdowns")?
+        && !b.is_empty()
     {
         return Err(GraphError::param(format!(
-            "breakdowns ({b}) are not modelled by the Meta sandbox"
+            "breakdowns ({}) are not modelled by the Meta sandbox",
+            b.join(", ")
         )));
     }
+    let windows = attribution_options(params)?;
     let acct = &w.ad_accounts[account];
     let today = app.today_in(acct.tz);
     let mut all_buckets = vec![];
@@ -329,12 +479,7 @@ fn build_query(app: &App, target: Obj, params: &[(String, String)]) -> GResult<Q
         Obj::Ad(a) => vec![a],
         _ => vec![],
     };
-    let filtering: Vec<Value> = match param(params, "filtering") {
-        Some(f) => serde_json::from_str(f).map_err(|_| {
-            GraphError::param("filtering must be a JSON array of {field, operator, value}")
-        })?,
-        None => vec![],
-    };
+    let filtering = params::objects(params, "filtering")?.unwrap_or_default();
     let mut metric_filters = vec![];
     for f in &filtering {
         let field = f
@@ -406,6 +551,7 @@ fn build_query(app: &App, target: Obj, params: &[(String, String)]) -> GResult<Q
         level,
         buckets: all_buckets,
         metric_filters,
+        windows,
     })
 }
 
@@ -420,7 +566,12 @@ fn group_key(app: &App, level: Level, ad: usize) -> usize {
 }
 
 /// Aggregated facts per (group, bucket), only groups with delivery.
-pub type Aggregate = BTreeMap<(usize, usize), Facts>;
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    pub facts: BTreeMap<(usize, usize), Facts>,
+    /// Per-window counts, filled only when attribution windows were asked for.
+    pub windows: BTreeMap<(usize, usize), Windows>,
+}
 
 /// Memoised aggregates, keyed by a hash of the query and the restatements.
 pub type Cache = std::sync::Mutex<std::collections::HashMap<u64, std::sync::Arc<Aggregate>>>;
@@ -433,6 +584,7 @@ fn aggregate_cached(app: &App, q: &Query) -> std::sync::Arc<Aggregate> {
     q.ads.hash(&mut h);
     q.level.hash(&mut h);
     q.buckets.hash(&mut h);
+    q.windows.is_empty().hash(&mut h);
     for (d, f) in &restatements {
         d.hash(&mut h);
         f.to_bits().hash(&mut h);
@@ -448,7 +600,7 @@ fn aggregate_cached(app: &App, q: &Query) -> std::sync::Arc<Aggregate> {
     }
     let agg = std::sync::Arc::new(aggregate(app, q, &restatements));
     // Only small aggregates are kept, so the cache stays within a few tens of MB.
-    if agg.len() <= 2_000 {
+    if agg.facts.len() <= 2_000 {
         let mut cache = app.insights_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= 256 {
             cache.clear();
@@ -461,7 +613,8 @@ fn aggregate_cached(app: &App, q: &Query) -> std::sync::Arc<Aggregate> {
 fn aggregate(app: &App, q: &Query, restatements: &[(i64, f64)]) -> Aggregate {
     let w = &app.world;
     let max_day = i64::from(w.size.days) - 1;
-    let mut out: BTreeMap<(usize, usize), Facts> = BTreeMap::new();
+    let with_windows = !q.windows.is_empty();
+    let mut out = Aggregate::default();
     for &ad in &q.ads {
         let c = &w.campaigns[w.ads[ad].campaign];
         if !c.delivers {
@@ -475,11 +628,19 @@ fn aggregate(app: &App, q: &Query, restatements: &[(i64, f64)]) -> Aggregate {
                 continue;
             }
             let mut acc = Facts::default();
+            let mut win = Windows::default();
             for d in lo..=hi {
-                acc.add(&w.ad_day_restated(ad, d, restatements));
+                let day = w.ad_day_restated(ad, d, restatements);
+                if with_windows {
+                    win.add(&Windows::of_day(w.seed, ad, d, &day));
+                }
+                acc.add(&day);
             }
             if acc.impressions > 0 || acc.spend > 0 {
-                out.entry((g, bi)).or_default().add(&acc);
+                out.facts.entry((g, bi)).or_default().add(&acc);
+                if with_windows {
+                    out.windows.entry((g, bi)).or_default().add(&win);
+                }
             }
         }
     }
@@ -496,6 +657,7 @@ fn row(
     group: usize,
     bucket: usize,
     f: &Facts,
+    windows: Option<&Windows>,
     sel: &[FieldSel],
 ) -> GResult<Value> {
     let w = &app.world;
@@ -512,25 +674,51 @@ fn row(
             Some(group),
         ),
     };
-    let actions: Vec<(&str, i64)> = vec![
-        ("link_click", f.link_clicks),
-        ("lead", f.leads()),
-        ("offsite_conversion.fb_pixel_lead", f.pixel_leads),
-        ("onsite_conversion.lead_grouped", f.form_leads),
+    let base = base_counts(f);
+    // (action type, the counts it sums); `lead` is always its two components.
+    let actions: Vec<(&str, &[usize], i64)> = [
+        ("link_click", &[C_LINK][..]),
+        ("lead", &[C_FORM, C_PIXEL][..]),
+        ("offsite_conversion.fb_pixel_lead", &[C_PIXEL][..]),
+        ("onsite_conversion.lead_grouped", &[C_FORM][..]),
         (
             "onsite_conversion.messaging_conversation_started_7d",
-            f.msg_started,
+            &[C_MSG_STARTED][..],
         ),
         (
             "onsite_conversion.total_messaging_connection",
-            f.msg_connections,
+            &[C_MSG_CONN][..],
         ),
-        ("page_engagement", f.clicks),
-        ("post_engagement", f.clicks),
+        ("page_engagement", &[C_CLICKS][..]),
+        ("post_engagement", &[C_CLICKS][..]),
     ]
     .into_iter()
-    .filter(|(_, v)| *v > 0)
+    .map(|(t, c)| (t, c, c.iter().map(|i| base[*i]).sum::<i64>()))
+    .filter(|(_, _, v)| *v > 0)
     .collect();
+    let no_windows = Windows::default();
+    let win = windows.unwrap_or(&no_windows);
+    // One `actions` / `cost_per_action_type` entry: `value` plus the requested window keys.
+    let entry = |t: &str, c: &[usize], v: i64, cost: bool| -> Value {
+        let shown = |n: i64| {
+            if cost {
+                (n > 0).then(|| json!(fmt_decimal(major / n as f64)))
+            } else {
+                Some(json!(n.to_string()))
+            }
+        };
+        let mut e = Map::new();
+        e.insert("action_type".into(), json!(t));
+        if let Some(x) = shown(v) {
+            e.insert("value".into(), x);
+        }
+        for wname in &q.windows {
+            if let Some(x) = shown(win.get(wname, &base, c)) {
+                e.insert((*wname).to_string(), x);
+            }
+        }
+        Value::Object(e)
+    };
     let mut m = Map::new();
     for s in sel {
         let v: Value = match s.name.as_str() {
@@ -608,7 +796,7 @@ fn row(
                 Value::Array(
                     actions
                         .iter()
-                        .map(|(t, v)| json!({"action_type": t, "value": v.to_string()}))
+                        .map(|(t, c, v)| entry(t, c, *v, false))
                         .collect(),
                 )
             }
@@ -617,7 +805,10 @@ fn row(
                     continue;
                 }
                 Value::Array(
-                    actions.iter().map(|(t, v)| json!({"action_type": t, "value": fmt_decimal(major / *v as f64)})).collect(),
+                    actions
+                        .iter()
+                        .map(|(t, c, v)| entry(t, c, *v, true))
+                        .collect(),
                 )
             }
             "date_start" => json!(fmt_date(q.buckets[bucket].0)),
@@ -665,6 +856,7 @@ struct Computed {
     q: Query,
     sel: Vec<FieldSel>,
     entries: Vec<((usize, usize), Facts)>,
+    agg: std::sync::Arc<Aggregate>,
 }
 
 fn compute(
@@ -692,6 +884,7 @@ fn compute(
     let cur_exp = 10f64
         .powi(crate::util::currency_exponent(app.world.ad_accounts[q.account].currency) as i32);
     let mut entries: Vec<((usize, usize), Facts)> = agg
+        .facts
         .iter()
         .map(|(k, f)| (*k, *f))
         .filter(|(_, f)| {
@@ -716,7 +909,12 @@ fn compute(
     if q.buckets.len() > 1 {
         entries.sort_by_key(|((_, b), _)| q.buckets[*b].0);
     }
-    Ok(Computed { q, sel, entries })
+    Ok(Computed {
+        q,
+        sel,
+        entries,
+        agg,
+    })
 }
 
 /// Computes all insight rows for a target.
@@ -729,7 +927,7 @@ pub fn rows(
     let c = compute(app, target, params, sel)?;
     c.entries
         .iter()
-        .map(|((g, b), f)| row(app, &c.q, *g, *b, f, &c.sel))
+        .map(|((g, b), f)| row(app, &c.q, *g, *b, f, c.agg.windows.get(&(*g, *b)), &c.sel))
         .collect()
 }
 
@@ -743,8 +941,12 @@ pub fn edge(
     ctx: &PageCtx,
 ) -> GResult<Value> {
     let (target, merged): (Obj, Vec<(String, String)>) = match node {
-        Node::W(o) => (*o, params.to_vec()),
+        Node::W(o) => {
+            params::refuse_unknown(params, OPTIONS, "the insights edge")?;
+            (*o, params.to_vec())
+        }
         Node::Run(id) => {
+            params::refuse_unknown(params, RUN_RESULT_OPTIONS, "a report run's insights")?;
             let st = app.lock();
             let run = st
                 .report_runs
@@ -779,18 +981,21 @@ pub fn edge(
     let run_fields;
     let sel = match (sel, node) {
         (None, Node::Run(_)) => {
-            run_fields = param(&merged, "fields")
-                .map(crate::fields::parse)
-                .transpose()?;
+            run_fields = params::field_selection(&merged)?;
             run_fields.as_deref()
         }
         _ => sel,
     };
-    let Computed { q, sel, entries } = compute(app, target, &merged, sel)?;
+    let Computed {
+        q,
+        sel,
+        entries,
+        agg,
+    } = compute(app, target, &merged, sel)?;
     let (slice, paging) = graph::paginate(entries, &merged, ctx, 25)?;
     let data = slice
         .iter()
-        .map(|((g, b), f)| row(app, &q, *g, *b, f, &sel))
+        .map(|((g, b), f)| row(app, &q, *g, *b, f, agg.windows.get(&(*g, *b)), &sel))
         .collect::<GResult<Vec<Value>>>()?;
     let mut m = Map::new();
     m.insert("data".into(), Value::Array(data));
@@ -808,9 +1013,8 @@ pub fn edge(
 /// `POST /{object}/insights`: starts an async report run.
 pub fn start_async(app: &App, target: Obj, params: &[(String, String)]) -> GResult<Value> {
     // Validate now, as Meta does, so bad parameters fail at submission.
-    let fields = param(params, "fields")
-        .map(crate::fields::parse)
-        .transpose()?;
+    params::refuse_unknown(params, OPTIONS, "the insights edge")?;
+    let fields = params::field_selection(params)?;
     selection(fields.as_deref())?;
     let q = build_query(app, target, params)?;
     let kept: Vec<(String, String)> = params

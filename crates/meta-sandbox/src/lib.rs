@@ -15,6 +15,7 @@ pub mod fields;
 pub mod graph;
 pub mod insights;
 pub mod oauth;
+pub mod params;
 pub mod server;
 pub mod state;
 pub mod util;

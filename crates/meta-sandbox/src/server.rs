@@ -150,34 +150,17 @@ pub struct GraphReq {
 
 impl GraphReq {
     pub fn param(&self, k: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .rev()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
+        crate::params::raw(&self.params, k)
     }
     pub fn path(&self) -> String {
         self.segs.join("/")
     }
     /// The JSON body if there was one, otherwise the params as a JSON object (values parsed as JSON when possible).
     pub fn body_json(&self) -> Value {
-        if let Some(j) = &self.json {
-            return j.clone();
+        match &self.json {
+            Some(j) => j.clone(),
+            None => crate::params::as_json_object(&self.params),
         }
-        let mut m = serde_json::Map::new();
-        for (k, v) in &self.params {
-            if k == "access_token" || k == "appsecret_proof" {
-                continue;
-            }
-            let parsed = match v.trim_start().chars().next() {
-                Some('{') | Some('[') => {
-                    serde_json::from_str(v).unwrap_or(Value::String(v.clone()))
-                }
-                _ => Value::String(v.clone()),
-            };
-            m.insert(k.clone(), parsed);
-        }
-        Value::Object(m)
     }
 }
 
@@ -816,7 +799,7 @@ async fn batch(app: &App, req: &GraphReq) -> GResult<Value> {
             "Too many requests in batch message. Maximum batch size is 50",
         ));
     }
-    let include_headers = req.param("include_headers") != Some("false");
+    let include_headers = crate::params::boolean(&req.params, "include_headers")?.unwrap_or(true);
     let mut named: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     for item in items {

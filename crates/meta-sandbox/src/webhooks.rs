@@ -168,7 +168,7 @@ pub async fn app_subscribe(app: &App, req: &GraphReq) -> GResult<Value> {
         .param("callback_url")
         .ok_or_else(|| GraphError::param("The parameter callback_url is required"))?
         .to_string();
-    let fields = crate::graph::parse_list_param(req.param("fields").unwrap_or(""));
+    let fields = crate::params::list(&req.params, "fields")?.unwrap_or_default();
     if fields.is_empty() {
         return Err(GraphError::param("The parameter fields is required"));
     }

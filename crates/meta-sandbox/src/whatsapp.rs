@@ -354,16 +354,13 @@ fn valid_language(l: &str) -> bool {
 }
 
 pub fn list_templates(app: &App, waba: usize, params: &[(String, String)]) -> GResult<Vec<usize>> {
-    let st = app.lock();
-    let statuses: Option<Vec<String>> = param(params, "status").map(|s| {
-        crate::graph::parse_list_param(s)
-            .into_iter()
-            .map(|x| x.to_uppercase())
-            .collect()
-    });
+    let upper = |l: Vec<String>| l.into_iter().map(|x| x.to_uppercase()).collect::<Vec<_>>();
+    // `status`, `category` and `language` are lists (the SDK sends them JSON-encoded).
+    let statuses = crate::params::list(params, "status")?.map(upper);
+    let categories = crate::params::list(params, "category")?.map(upper);
+    let languages = crate::params::list(params, "language")?;
     let name = param(params, "name");
-    let category = param(params, "category").map(|s| s.to_uppercase());
-    let language = param(params, "language");
+    let st = app.lock();
     Ok(st
         .templates
         .iter()
@@ -371,8 +368,8 @@ pub fn list_templates(app: &App, waba: usize, params: &[(String, String)]) -> GR
         .filter(|(_, t)| t.waba == waba && !t.deleted)
         .filter(|(_, t)| statuses.as_ref().is_none_or(|s| s.contains(&t.status)))
         .filter(|(_, t)| name.is_none_or(|n| t.name.contains(n)))
-        .filter(|(_, t)| category.as_ref().is_none_or(|c| &t.category == c))
-        .filter(|(_, t)| language.is_none_or(|l| t.language == l))
+        .filter(|(_, t)| categories.as_ref().is_none_or(|c| c.contains(&t.category)))
+        .filter(|(_, t)| languages.as_ref().is_none_or(|l| l.contains(&t.language)))
         .map(|(i, _)| i)
         .collect())
 }

@@ -8,4 +8,5 @@ mod leads;
 mod marketing;
 mod misc;
 mod oauth;
+mod params;
 mod whatsapp;
