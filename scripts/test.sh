@@ -6,7 +6,8 @@
 #   - npm packages of the web app
 # Then: cargo fmt --check, clippy -D warnings, promtool on the alert rules,
 # the OpenAPI drift check, the Rust
-# tests on SQLite and on PostgreSQL, the web unit tests and the e2e tests.
+# tests on SQLite and on PostgreSQL, the API contract test (schemathesis, in
+# a virtual environment under target/), the web unit tests and the e2e tests.
 #
 # Environment:
 #   CRM_TEST_PG_URL   PostgreSQL server for the test databases
@@ -95,6 +96,13 @@ export CRM_TEST_DATABASE_URL=$PG_URL
 cargo test --locked -p crm-db -p crm-core -p crm-server 2>&1 | tee /tmp/rust-pg.log
 unset CRM_TEST_DATABASE_URL
 
+step "API contract test (schemathesis against a fresh server)"
+cargo build --locked -q -p crm-server -p meta-sandbox
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  echo "installing python3-venv"; apt_install python3-venv
+fi
+CRM_BIN="$CRM_BIN_PATH" bash scripts/contract-test.sh 2>&1 | tee /tmp/contract.log
+
 step "web unit tests"
 (cd web && npm test 2>&1) | tee /tmp/web-unit.log
 
@@ -106,6 +114,7 @@ fi
 step "summary"
 echo "rust on sqlite: $(count /tmp/rust-sqlite.log)"
 echo "rust on postgresql: $(count /tmp/rust-pg.log)"
+grep -E "generated, " /tmp/contract.log | tail -n1 | sed 's/^ */api contract: /' || true
 grep -E "^\s+Tests\s+" /tmp/web-unit.log | sed 's/^/web unit: /' || true
 [ -n "${SKIP_E2E:-}" ] || grep -E "^\s+Tests\s+" /tmp/web-e2e.log | sed 's/^/web e2e: /' || true
 total_p=0; total_f=0

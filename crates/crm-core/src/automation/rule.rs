@@ -440,6 +440,7 @@ pub struct Action {
 /// A rule's definition (the stored columns other than bookkeeping).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RuleSpec {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     pub trigger: Trigger,
     #[serde(default)]

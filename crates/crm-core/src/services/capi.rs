@@ -77,6 +77,7 @@ pub struct CapiSettings {
     #[schema(value_type = Object)]
     pub stage_events: Value,
     /// `custom_data.lead_event_source` (your CRM's name).
+    #[schema(min_length = 1, max_length = 100)]
     pub lead_event_source: String,
     /// Meta's test event code, for trying the setup in Events Manager.
     pub test_event_code: Option<String>,

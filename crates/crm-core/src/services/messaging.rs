@@ -144,6 +144,7 @@ pub struct SettingsInput {
     pub opt_out_keywords: Vec<String>,
     #[serde(default)]
     pub opt_in_keywords: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub messages_per_second: i32,
     /// Set true to resume automation after a pause.
     #[serde(default)]

@@ -1817,6 +1817,7 @@ pub fn normalize_ad_account_id(raw: &str) -> Result<String, CoreError> {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ConnectAdAccount {
     /// `act_…` id or its digits.
+    #[schema(pattern = r"^\s*(act_)?[0-9]{1,30}\s*$")]
     pub account_id: String,
     /// The name shown in the picker (Meta's own name wins when it has one).
     #[serde(default)]
@@ -2078,8 +2079,10 @@ pub async fn whatsapp_accounts(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SelectWhatsApp {
+    #[schema(pattern = r"^\s*[0-9]{1,40}\s*$")]
     pub waba_id: String,
     /// One or more phone number ids of that WABA.
+    #[schema(min_items = 1)]
     pub phone_number_ids: Vec<String>,
 }
 

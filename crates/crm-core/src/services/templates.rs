@@ -142,10 +142,12 @@ pub struct TemplateQuery {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct NewTemplateInput {
     /// Lowercase letters, digits and underscores.
+    #[schema(min_length = 1, max_length = 512, pattern = r"^[a-z0-9_]{1,512}$")]
     pub name: String,
     /// e.g. `es_AR`, `en_US`.
     pub language: String,
     /// MARKETING, UTILITY or AUTHENTICATION.
+    #[schema(pattern = r"^(MARKETING|UTILITY|AUTHENTICATION)$")]
     pub category: String,
     /// POSITIONAL (default) or NAMED.
     #[serde(default)]

@@ -199,6 +199,7 @@ async fn test_connection(
 #[derive(Deserialize, ToSchema)]
 pub struct SystemUserToken {
     /// A system-user access token generated in Business Settings for this app.
+    #[schema(min_length = 20, max_length = 2048, pattern = r"^\s*\S+\s*$")]
     pub token: String,
 }
 
