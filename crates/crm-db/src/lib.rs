@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod entity;
 pub mod jobs;
+pub mod message_refs;
 pub mod migration;
 pub mod outbox;
 pub mod rollups;

@@ -138,6 +138,7 @@ pub async fn run(a: BenchHsmSendArgs) -> anyhow::Result<()> {
             opt_in_keywords: None,
             messages_per_second: i32::try_from(a.mps).unwrap_or(80),
             resume: false,
+            resend_unconfirmed: None,
         },
     )
     .await

@@ -542,6 +542,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/crm/marketing/hsm/messages/{id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Close a held message without sending it again. */
+        post: operations["dismissHeldMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/crm/marketing/hsm/messages/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a held message again: Meta neither answered nor reported on it, so
+         *     it may or may not have been delivered. Same message, template and values;
+         *     consent and the template's approval are checked again (ceo/admin/seller;
+         *     sellers only for their own leads).
+         */
+        post: operations["resendHeldMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/crm/marketing/hsm/settings": {
         parameters: {
             query?: never;
@@ -1939,6 +1978,15 @@ export interface components {
             opt_out_keywords: string[];
             /** @description Why automation is paused for the tenant (e.g. `token_invalid`). */
             paused_reason?: string | null;
+            /**
+             * @description What happens to an automation send whose outcome is unknown (Meta
+             *     timed out or answered 5xx, or the process died after handing it over)
+             *     when no status webhook arrives within `CRM_HSM_RECONCILE_SECS`:
+             *     `false` (default) holds it for a person to resend or dismiss (at most
+             *     once); `true` hands it to Meta again (at least once: the customer may
+             *     get it twice).
+             */
+            resend_unconfirmed?: boolean;
         };
         ImportError: {
             code: string;
@@ -2304,7 +2352,11 @@ export interface components {
             rule_id?: string | null;
             /** Format: date-time */
             sent_at?: string | null;
-            /** @description received, sending, sent, delivered, read, failed. */
+            /**
+             * @description received, sending, sent, delivered, read, failed; `held` when Meta
+             *     neither answered nor reported on it (it may or may not have been
+             *     delivered: resend or dismiss it), `dismissed` once a person closed it.
+             */
             status: string;
             template_name?: string | null;
             wamid?: string | null;
@@ -2998,6 +3050,8 @@ export interface components {
             messages_per_second: number;
             opt_in_keywords?: string[] | null;
             opt_out_keywords: string[];
+            /** @description See [`HsmSettings::resend_unconfirmed`]; absent keeps the current value. */
+            resend_unconfirmed?: boolean | null;
             /** @description Set true to resume automation after a pause. */
             resume?: boolean;
         };
@@ -4537,6 +4591,104 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+        };
+    };
+    dismissHeldMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description message id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description message_not_held */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    resendHeldMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description message id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description handed to Meta again (held again if Meta still does not answer) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description message_not_held, template_not_approved, opted_out, meta_send_failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no_recipient */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     getHsmSettings: {

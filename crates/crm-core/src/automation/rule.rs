@@ -549,6 +549,9 @@ pub mod reason {
     pub const NOT_CONNECTED: &str = "not_connected";
     pub const REPLIED: &str = "replied";
     pub const META_ERROR: &str = "meta_error";
+    /// Meta neither answered the send nor reported on it: it may or may not
+    /// have been delivered. Held for a person to resend or dismiss.
+    pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
     /// Dry run only: the rule already handled this lead's trigger occurrence
     /// (its send key exists), so the engine would not send again.
     pub const ALREADY_HANDLED: &str = "already_handled";

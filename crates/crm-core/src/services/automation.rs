@@ -28,7 +28,7 @@ use crm_db::outbox;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -1610,7 +1610,7 @@ pub async fn run_send(
 }
 
 // ---------------------------------------------------------------------------
-// Engine: reconciling unconfirmed sends (exactly once)
+// Engine: reconciling unconfirmed sends (at most once by default)
 
 static RECONCILE_AFTER_MS: AtomicU64 = AtomicU64::new(15 * 60 * 1000);
 
@@ -1646,8 +1646,11 @@ enum Reconcile {
 /// - A webhook that names the message is in the inbox but not applied
 ///   yet: wait for the inbox.
 /// - Neither, and the message was handed over more than
-///   [`reconcile_after`] ago: Meta never took it; hand it over again (one
-///   reconciler wins a compare-and-set on the row).
+///   [`reconcile_after`] ago: by default the message is *held for review*
+///   (Meta may or may not have it; a person resends or dismisses it, and a
+///   status webhook arriving later settles it). Only with the tenant's
+///   `resend_unconfirmed` setting is it handed over again (at least once:
+///   one reconciler wins a compare-and-set on the row).
 /// - Otherwise: look again when the grace period ends.
 async fn reconcile(
     db: &DatabaseConnection,
@@ -1699,28 +1702,21 @@ async fn reconcile(
             now + chrono::Duration::seconds(2),
         )));
     }
+    if !messaging::settings_of(db, run.tenant_id)
+        .await?
+        .resend_unconfirmed
+    {
+        // At most once (the default): a person decides.
+        super::send_review::hold(db, &m).await?;
+        return Ok(Reconcile::Outcome(RunOutcome::Done));
+    }
     Ok(Reconcile::Resend(Box::new(m)))
 }
 
 /// Whether any stored webhook (applied or not) names this message in its
-/// `biz_opaque_callback_data`.
+/// `biz_opaque_callback_data` (an index lookup: see `crm_db::message_refs`).
 async fn inbox_mentions(db: &DatabaseConnection, message_id: Uuid) -> Result<bool, CoreError> {
-    let backend = db.get_database_backend();
-    let sql = if crm_db::is_postgres(db) {
-        "SELECT 1 AS hit FROM webhook_inbox WHERE field = 'messages' \
-         AND CAST(payload AS TEXT) LIKE $1 LIMIT 1"
-    } else {
-        "SELECT 1 AS hit FROM webhook_inbox WHERE field = 'messages' \
-         AND CAST(payload AS TEXT) LIKE ?1 LIMIT 1"
-    };
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [format!("%m:{message_id}%").into()],
-        ))
-        .await?;
-    Ok(row.is_some())
+    Ok(crm_db::message_refs::mentioned(db, message_id).await?)
 }
 
 /// Closes an unconfirmed message that will not be handed over again.

@@ -614,6 +614,13 @@ async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
         .await
         .unwrap();
     let run = h.runs(rid).await.remove(0);
+    let template_id = crm_db::entity::wa_template::Entity::find()
+        .filter(crm_db::entity::wa_template::Column::TenantId.eq(h.ctx.tenant_id))
+        .filter(crm_db::entity::wa_template::Column::Name.eq(template))
+        .one(&h.db)
+        .await
+        .unwrap()
+        .map(|t| t.id);
     let mid = Uuid::now_v7();
     let now = Utc::now();
     wa_message::ActiveModel {
@@ -623,10 +630,10 @@ async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
         direction: Set("out".into()),
         wamid: Set(None),
         kind: Set("template".into()),
-        template_id: Set(None),
+        template_id: Set(template_id),
         template_name: Set(Some(template.into())),
         template_category: Set(Some("UTILITY".into())),
-        body: Set(String::new()),
+        body: Set("Hola Ana, te escribe Acme.".into()),
         status: Set("sending".into()),
         sent_at: Set(None),
         delivered_at: Set(None),
@@ -638,7 +645,7 @@ async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
         run_id: Set(Some(run.id)),
         sent_by: Set(None),
         referral: Set(None),
-        payload: Set(json!({})),
+        payload: Set(json!({"values": {"body": {"1": "Ana", "2": "Acme"}}, "language": "es"})),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -660,27 +667,171 @@ async fn run_status(h: &H, id: Uuid) -> automation_run::Model {
         .unwrap()
 }
 
+async fn message_status(h: &H, id: Uuid) -> String {
+    crm_db::entity::wa_message::Entity::find_by_id(id)
+        .one(&h.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn resend_after_silence(h: &H, on: bool) {
+    let input: messaging::SettingsInput = serde_json::from_value(json!({
+        "opt_out_keywords": ["STOP", "BAJA"], "messages_per_second": 80,
+        "resend_unconfirmed": on}))
+    .unwrap();
+    messaging::update_settings(&h.db, &h.ctx, &input)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn crash_before_meta_call_is_resent_once_after_the_grace() {
+async fn an_unconfirmed_send_is_held_for_review_by_default_and_a_person_resends_it() {
+    use crate::services::send_review;
     let h = setup().await;
-    auto::set_reconcile_after(Duration::from_millis(1500));
+    auto::set_reconcile_after(Duration::from_millis(1000));
     h.approved("hsm_crash_a", "UTILITY").await;
     let (run, mid) = claimed_run(&h, "hsm_crash_a").await;
-    // Within the grace period nothing is sent: Meta might still report it.
+    // Within the grace period nothing happens: Meta might still report it.
+    match auto::run_send(&h.db, &h.env, run.id).await.unwrap() {
+        RunOutcome::Postpone(at) => assert!(at > Utc::now()),
+        o => panic!("expected a postponement, got {o:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // No status webhook named m:<id>. Meta may or may not have it: the
+    // message is held for a person, never sent again on its own.
+    let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(matches!(o, RunOutcome::Done), "{o:?}");
+    assert!(h.sent().await.is_empty());
+    assert_eq!(message_status(&h, mid).await, "held");
+    let r = run_status(&h, run.id).await;
+    assert_eq!(r.status, "held", "{r:?}");
+    assert_eq!(r.reason.as_deref(), Some("outcome_unknown"));
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert!(
+        h.sent().await.is_empty(),
+        "a held message is not resent by the engine"
+    );
+    // A person resends it: the same message (same callback data), once.
+    let v = send_review::resend(&h.db, &h.env, &h.ctx, mid)
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap();
+    assert_eq!(v.message.id, mid);
+    let sent = h.sent().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["biz_opaque_callback_data"], format!("m:{mid}"));
+    assert_eq!(sent[0]["to"], "5491155550141");
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+    // Resending or dismissing it again is refused: it is no longer held.
+    let again = send_review::resend(&h.db, &h.env, &h.ctx, mid).await;
+    assert!(again.is_err());
+    let e = send_review::dismiss(&h.db, &h.ctx, mid).await.unwrap_err();
+    assert!(e.to_string().contains("not held"), "{e}");
+    assert_eq!(h.sent().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_held_message_is_settled_by_a_late_status_webhook() {
+    use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1000));
+    h.approved("hsm_late", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_late").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    auto::run_send(&h.db, &h.env, run.id).await.unwrap();
+    assert_eq!(message_status(&h, mid).await, "held");
+    // Meta did take it after all, and reports it late: the status settles
+    // the held message and its run.
+    let token = meta_connection::access_token_for(&h.db, &h.env.keyring, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let (_, phone) = templates::whatsapp_ids(&h.db, h.ctx.tenant_id)
+        .await
+        .unwrap();
+    let components: Vec<SendComponent> = serde_json::from_value(json!([{"type": "body",
+        "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "Acme"}]}]))
+    .unwrap();
+    h.env
+        .graph
+        .as_ref()
+        .unwrap()
+        .session(token)
+        .send_template(
+            &phone,
+            &TemplateMessage {
+                to: Recipient::Phone("5491155550141".into()),
+                name: "hsm_late".into(),
+                language: "es".into(),
+                components,
+                biz_opaque_callback_data: Some(format!("m:{mid}")),
+            },
+        )
+        .await
+        .unwrap();
+    let mut settled = String::new();
+    for _ in 0..50 {
+        h.drain().await;
+        settled = message_status(&h, mid).await;
+        if settled != "held" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ["sent", "delivered", "read"].contains(&settled.as_str()),
+        "{settled}"
+    );
+    let r = run_status(&h, run.id).await;
+    assert!(
+        ["sent", "delivered", "read"].contains(&r.status.as_str()),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_held_message_dismissed_by_a_person_is_closed_and_not_sent() {
+    use crate::services::send_review;
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1000));
+    h.approved("hsm_dismiss", "UTILITY").await;
+    let (run2, mid2) = claimed_run(&h, "hsm_dismiss").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    auto::run_send(&h.db, &h.env, run2.id).await.unwrap();
+    assert_eq!(message_status(&h, mid2).await, "held");
+    let before = h.sent().await.len();
+    let v = send_review::dismiss(&h.db, &h.ctx, mid2).await.unwrap();
+    assert_eq!(v.status, "dismissed");
+    assert_eq!(run_status(&h, run2.id).await.status, "dismissed");
+    assert_eq!(h.sent().await.len(), before);
+}
+
+#[tokio::test]
+async fn with_resend_after_silence_a_crash_before_the_call_is_resent_once() {
+    let h = setup().await;
+    auto::set_reconcile_after(Duration::from_millis(1000));
+    resend_after_silence(&h, true).await;
+    h.approved("hsm_crash_c", "UTILITY").await;
+    let (run, mid) = claimed_run(&h, "hsm_crash_c").await;
     match auto::run_send(&h.db, &h.env, run.id).await.unwrap() {
         RunOutcome::Postpone(at) => assert!(at > Utc::now()),
         o => panic!("expected a postponement, got {o:?}"),
     }
     assert!(h.sent().await.is_empty());
     tokio::time::sleep(Duration::from_millis(1700)).await;
-    // No status webhook ever named m:<id>: Meta never took it. Sent again,
-    // with the same callback data.
+    // At least once: no status webhook named m:<id>, so it is handed over
+    // again, with the same callback data.
     let o = auto::run_send(&h.db, &h.env, run.id).await.unwrap();
     assert!(matches!(o, RunOutcome::Done), "{o:?}");
     let sent = h.sent().await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["biz_opaque_callback_data"], format!("m:{mid}"));
-    assert_eq!(sent[0]["to"], "5491155550141");
     let r = run_status(&h, run.id).await;
     assert!(
         ["sent", "delivered", "read"].contains(&r.status.as_str()),
@@ -697,7 +848,7 @@ async fn crash_before_meta_call_is_resent_once_after_the_grace() {
 async fn crash_after_meta_accepted_is_settled_by_the_status_webhook() {
     use meta_graph::whatsapp::{Recipient, SendComponent, TemplateMessage};
     let h = setup().await;
-    auto::set_reconcile_after(Duration::from_millis(1500));
+    auto::set_reconcile_after(Duration::from_millis(1000));
     h.approved("hsm_crash_b", "UTILITY").await;
     let (run, mid) = claimed_run(&h, "hsm_crash_b").await;
     // The dead worker's request reached Meta; its answer was never recorded.
@@ -899,7 +1050,9 @@ async fn meta_errors_permanent_fail_with_code_transient_are_retried() {
     assert_eq!(sent[0]["to"], "5491155550172");
 
     // Meta unavailable (code 2, HTTP 503): Meta may or may not have it, so
-    // the engine waits for a status webhook; none comes, so it sends again.
+    // the engine waits for a status webhook; none comes, so (at least once,
+    // the tenant's choice here) it sends again.
+    resend_after_silence(&h, true).await;
     h.control(
         "/faults",
         json!({"path": "/messages", "kind": "error", "code": 2, "http_status": 503,

@@ -75,6 +75,14 @@ pub struct HsmSettings {
     /// Why automation is paused for the tenant (e.g. `token_invalid`).
     #[serde(default)]
     pub paused_reason: Option<String>,
+    /// What happens to an automation send whose outcome is unknown (Meta
+    /// timed out or answered 5xx, or the process died after handing it over)
+    /// when no status webhook arrives within `CRM_HSM_RECONCILE_SECS`:
+    /// `false` (default) holds it for a person to resend or dismiss (at most
+    /// once); `true` hands it to Meta again (at least once: the customer may
+    /// get it twice).
+    #[serde(default)]
+    pub resend_unconfirmed: bool,
 }
 
 pub async fn settings_of(
@@ -88,12 +96,14 @@ pub async fn settings_of(
             opt_in_keywords: serde_json::from_value(r.opt_in_keywords).unwrap_or_default(),
             messages_per_second: r.messages_per_second,
             paused_reason: r.paused_reason,
+            resend_unconfirmed: r.resend_unconfirmed,
         },
         None => HsmSettings {
             opt_out_keywords: DEFAULT_OPT_OUT.iter().map(|s| (*s).to_owned()).collect(),
             opt_in_keywords: DEFAULT_OPT_IN.iter().map(|s| (*s).to_owned()).collect(),
             messages_per_second: DEFAULT_MPS,
             paused_reason: None,
+            resend_unconfirmed: false,
         },
     })
 }
@@ -111,6 +121,7 @@ async fn save_settings(
         messages_per_second: Set(s.messages_per_second),
         paused_reason: Set(s.paused_reason.clone()),
         paused_at: Set(paused_at),
+        resend_unconfirmed: Set(s.resend_unconfirmed),
         updated_at: Set(Utc::now()),
     };
     hsm_setting::Entity::insert(am)
@@ -122,6 +133,7 @@ async fn save_settings(
                     hsm_setting::Column::MessagesPerSecond,
                     hsm_setting::Column::PausedReason,
                     hsm_setting::Column::PausedAt,
+                    hsm_setting::Column::ResendUnconfirmed,
                     hsm_setting::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -149,6 +161,9 @@ pub struct SettingsInput {
     /// Set true to resume automation after a pause.
     #[serde(default)]
     pub resume: bool,
+    /// See [`HsmSettings::resend_unconfirmed`]; absent keeps the current value.
+    #[serde(default)]
+    pub resend_unconfirmed: Option<bool>,
 }
 
 fn clean_keywords(v: &[String]) -> Result<Vec<String>, CoreError> {
@@ -197,6 +212,9 @@ pub async fn update_settings(
         s.opt_in_keywords = clean_keywords(k)?;
     }
     s.messages_per_second = input.messages_per_second;
+    if let Some(v) = input.resend_unconfirmed {
+        s.resend_unconfirmed = v;
+    }
     if input.resume {
         s.paused_reason = None;
     }
@@ -208,7 +226,7 @@ pub async fn update_settings(
         "hsm_settings",
         None,
         json!({"opt_out_keywords": s.opt_out_keywords, "messages_per_second": s.messages_per_second,
-               "resumed": input.resume}),
+               "resumed": input.resume, "resend_unconfirmed": s.resend_unconfirmed}),
     )
     .await?;
     txn.commit().await?;
@@ -346,7 +364,9 @@ pub struct MessageView {
     pub kind: String,
     pub template_name: Option<String>,
     pub body: String,
-    /// received, sending, sent, delivered, read, failed.
+    /// received, sending, sent, delivered, read, failed; `held` when Meta
+    /// neither answered nor reported on it (it may or may not have been
+    /// delivered: resend or dismiss it), `dismissed` once a person closed it.
     pub status: String,
     pub sent_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
@@ -1035,7 +1055,7 @@ pub enum SendOutcome {
 }
 
 /// Counts one send attempt's outcome (`crm_wa_sends_total`).
-fn count_send(outcome: &'static str, code: Option<i64>) {
+pub(crate) fn count_send(outcome: &'static str, code: Option<i64>) {
     let code = code.map(|c| c.to_string()).unwrap_or_default();
     ::metrics::counter!("crm_wa_sends_total", "outcome" => outcome, "code" => code).increment(1);
 }
@@ -1455,7 +1475,15 @@ pub async fn send_manual(
     };
     let outcome = send_prepared(db, env, &phone, &p).await?;
     let message_id = match outcome {
-        SendOutcome::Sent { message_id, .. } | SendOutcome::Unknown { message_id } => message_id,
+        SendOutcome::Sent { message_id, .. } => message_id,
+        SendOutcome::Unknown { message_id } => {
+            // Meta did not answer: held for the sender to resend or dismiss
+            // (a status webhook arriving later settles it).
+            if let Some(m) = wa_message::Entity::find_by_id(message_id).one(db).await? {
+                super::send_review::hold(db, &m).await?;
+            }
+            message_id
+        }
         SendOutcome::Failed { code, message, .. } => {
             return Err(MetaFail::Core(CoreError::Conflict {
                 code: "meta_send_failed",

@@ -24,6 +24,7 @@ pub mod messaging;
 pub mod pacing;
 pub mod read_log;
 pub mod rollups;
+pub mod send_review;
 pub mod sync;
 pub mod templates;
 pub mod webhooks;

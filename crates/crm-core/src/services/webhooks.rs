@@ -484,6 +484,7 @@ async fn store(
         stored_ids.extend(found);
     }
     let mut new_jobs = Vec::with_capacity(stored_ids.len());
+    let mut refs: Vec<(Uuid, Uuid)> = Vec::new();
     let mut counts = Vec::with_capacity(deliveries.len());
     let mut next = ids.iter();
     for events in deliveries {
@@ -491,11 +492,14 @@ async fn store(
             stored: 0,
             duplicates: 0,
         };
-        for _ in events {
+        for ev in events {
             match next.next() {
                 Some(id) if stored_ids.contains(id) => {
                     c.stored += 1;
                     new_jobs.push(process_job(*id));
+                    for message_id in callback_message_ids(&ev.value) {
+                        refs.push((*id, message_id));
+                    }
                 }
                 _ => c.duplicates += 1,
             }
@@ -505,8 +509,42 @@ async fn store(
     for chunk in new_jobs.chunks(ROWS_PER_STATEMENT) {
         jobs::enqueue_many(&txn, chunk.to_vec()).await?;
     }
+    refs.sort_unstable();
+    refs.dedup();
+    for chunk in refs.chunks(ROWS_PER_STATEMENT) {
+        crm_db::message_refs::insert(&txn, chunk).await?;
+    }
     txn.commit().await?;
     Ok(counts)
+}
+
+/// Our message ids named by a webhook event: every
+/// `biz_opaque_callback_data` of the form `m:<uuid>` (what a send puts there)
+/// anywhere in it.
+pub fn callback_message_ids(value: &Value) -> Vec<Uuid> {
+    let mut out = Vec::new();
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    if k == "biz_opaque_callback_data"
+                        && let Some(id) = child
+                            .as_str()
+                            .and_then(|d| d.strip_prefix("m:"))
+                            .and_then(|d| Uuid::parse_str(d).ok())
+                    {
+                        out.push(id);
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn process_job(id: Uuid) -> NewJob {

@@ -12,6 +12,9 @@ pub struct Model {
     /// Set when automation is paused for the tenant (e.g. token_invalid).
     pub paused_reason: Option<String>,
     pub paused_at: Option<DateTimeUtc>,
+    /// Hand a send whose outcome is unknown to Meta again after silence
+    /// (at least once) instead of holding it for review (the default).
+    pub resend_unconfirmed: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -46,7 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(lead_messages))
 }
 
-fn api_error(e: MetaFail) -> ApiError {
+pub(crate) fn api_error(e: MetaFail) -> ApiError {
     match e {
         MetaFail::Core(c) => c.into(),
         MetaFail::Meta {

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod opportunities;
 pub mod pipeline;
 pub mod sales;
+pub mod send_review;
 pub mod setup;
 pub mod team;
 pub mod tenant;
@@ -78,6 +79,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(hsm::router())
+        .merge(send_review::router())
         .merge(setup::router())
         .merge(auth::router())
         .merge(team::router())

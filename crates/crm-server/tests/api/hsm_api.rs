@@ -18,7 +18,7 @@ pub(crate) async fn ready_with(extra: &[&str]) -> (TestApp, Client, String, Stri
     ready_on(app).await
 }
 
-async fn ready() -> (TestApp, Client, String, String) {
+pub(crate) async fn ready() -> (TestApp, Client, String, String) {
     ready_on(spawn_meta_app().await).await
 }
 

@@ -1,5 +1,7 @@
-//! Exactly once under crashes: a 2,000-message campaign run by real `crm
-//! worker` processes that are SIGKILLed at random points and restarted. The
+//! Exactly once under crashes, when Meta's answer or status webhook is seen:
+//! a 2,000-message campaign run by real `crm worker` processes that are
+//! SIGKILLed at random points and restarted, with the tenant's "resend after
+//! silence" setting on (the sandbox always reports on what it accepted). The
 //! server (webhook inbox, API) and the Meta sandbox run in this process; the
 //! workers share its database. What counts is what the sandbox received:
 //! every eligible lead exactly once.
@@ -167,6 +169,22 @@ async fn campaign_survives_sigkill_exactly_once() {
     let mut procs: Vec<Proc> = (0..n_workers).map(|_| w.spawn()).collect();
 
     approved_template(&app, &ceo, "hsm_campana", "UTILITY").await;
+    // "Resend after silence" (at least once): a worker killed after claiming
+    // a send leaves it unconfirmed, and the reconciler hands it over again
+    // unless a status webhook shows Meta took it. With the default (hold for
+    // review) such sends would wait for a person instead.
+    let r = ceo
+        .req(
+            Method::PUT,
+            "/api/crm/marketing/hsm/settings",
+            Some(
+                json!({"opt_out_keywords": ["STOP"], "messages_per_second": 80,
+                        "resend_unconfirmed": true}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["resend_unconfirmed"], true);
     let r = ceo
         .post(
             "/api/crm/marketing/automation/rules",

@@ -27,6 +27,7 @@ mod meta_vault;
 mod pipeline;
 mod sales;
 mod security;
+mod send_review;
 mod team;
 mod tokens;
 mod webhooks_inbox;

@@ -301,4 +301,23 @@ describe('LeadMessagingPanel on the lead page', () => {
     expect(await within(dialog).findByTestId('lead-send-error')).toHaveTextContent('The lead opted out: it cannot be sent.');
     expect(calls.find((c) => c.method === 'POST' && c.path.endsWith('/send'))?.body).toEqual({ lead_id: 'l1', variables: { '1': 'Ana' } });
   });
+
+  it('shows a send Meta never confirmed as unconfirmed, in Spanish, and lets the seller resend or dismiss it', async () => {
+    await changeLanguage('es');
+    const held = { id: 'm4', lead_id: 'l1', direction: 'out', kind: 'template', body: 'Hola Ana', template_name: 'bienvenida', status: 'held', error_message: 'Meta did not confirm this message: it may or may not have been delivered', created_at: '2026-11-21T10:03:00Z' };
+    const { calls } = leadServer({
+      'GET /api/crm/marketing/hsm/leads/{id}/messages': () => ({ status: 200, body: { ...messaging, messages: [...messaging.messages, held] } }),
+      'POST /api/crm/marketing/hsm/messages/{id}/resend': () => ({ status: 200, body: { message: { ...held, status: 'sent', error_message: null }, window: messaging.window } }),
+      'POST /api/crm/marketing/hsm/messages/{id}/dismiss': () => ({ status: 200, body: { ...held, status: 'dismissed' } }),
+    });
+    const user = userEvent.setup();
+    renderApp('/crm/leads/l1');
+    const note = await screen.findByTestId('message-held');
+    expect(note).toHaveTextContent('Meta no confirmó este mensaje: puede que se haya entregado o no.');
+    expect(note).not.toHaveTextContent('may or may not');
+    await user.click(within(note).getByTestId('message-resend'));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/crm/marketing/hsm/messages/m4/resend')).toBe(true));
+    await user.click(within(note).getByTestId('message-dismiss'));
+    await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/crm/marketing/hsm/messages/m4/dismiss')).toBe(true));
+  });
 });

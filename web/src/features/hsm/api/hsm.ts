@@ -179,6 +179,34 @@ export function useSendTemplate(leadId: string) {
   });
 }
 
+/** Resend or dismiss a message held for review (Meta never confirmed it). */
+export function useReviewHeld(leadId: string) {
+  const client = useQueryClient();
+  const done = () => {
+    void client.invalidateQueries({ queryKey: [...HSM_KEY, 'lead', leadId] });
+    void client.invalidateQueries({ queryKey: [...HSM_KEY, 'logs'] });
+  };
+  const resend = useMutation({
+    mutationFn: (id: string) => unwrap(api.POST('/api/crm/marketing/hsm/messages/{id}/resend', { params: { path: { id } } })),
+    onSettled: done,
+  });
+  const dismiss = useMutation({
+    mutationFn: (id: string) => unwrap(api.POST('/api/crm/marketing/hsm/messages/{id}/dismiss', { params: { path: { id } } })),
+    onSettled: done,
+  });
+  return { resend, dismiss };
+}
+
+/** The tenant's choice for sends Meta never confirms (hold, or resend after silence). */
+export function useSetResendUnconfirmed() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (s: { opt_out_keywords: string[]; opt_in_keywords: string[]; messages_per_second: number; resend_unconfirmed: boolean }) =>
+      unwrap(api.PUT('/api/crm/marketing/hsm/settings', { body: s })),
+    onSuccess: (s) => client.setQueryData([...HSM_KEY, 'settings'], s),
+  });
+}
+
 export function useHsmSettings() {
   return useQuery({
     queryKey: [...HSM_KEY, 'settings'],

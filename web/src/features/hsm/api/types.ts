@@ -32,7 +32,7 @@ export const TRIGGER_TYPES: readonly TriggerType[] = ['lead_created', 'no_reply'
 export const TEMPLATE_STATUSES = ['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED', 'DELETED'] as const;
 export const CATEGORIES = ['MARKETING', 'UTILITY', 'AUTHENTICATION'] as const;
 export const QUALITIES = ['GREEN', 'YELLOW', 'RED', 'UNKNOWN'] as const;
-export const RUN_STATUSES = ['queued', 'rescheduled', 'paused', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] as const;
+export const RUN_STATUSES = ['queued', 'rescheduled', 'paused', 'sending', 'held', 'sent', 'delivered', 'read', 'failed', 'dismissed', 'skipped'] as const;
 
 /** Stable reason codes of the automation log (crm-core automation::rule::reason). */
 export const REASONS = [
@@ -52,6 +52,7 @@ export const REASONS = [
   'not_connected',
   'replied',
   'meta_error',
+  'outcome_unknown',
   'already_handled',
 ] as const;
 

@@ -1,11 +1,11 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Check, CheckCheck, Clock, ExternalLink, Megaphone, MessageCircle, Send, X } from 'lucide-react';
+import { AlertTriangle, Check, CheckCheck, Clock, ExternalLink, Megaphone, MessageCircle, RotateCcw, Send, X } from 'lucide-react';
 import { ApiError } from '../../../api/client';
 import { Badge, Button, Card, Dialog, ErrorState, LoadingState, errorMessage, useToast } from '../../../shared/ui';
 import { formatDateTime } from '../../../shared/format';
 import { hasPermission, useSession } from '../../../shared/session';
-import { useLeadMessaging, useSendTemplate, useTemplates } from '../api/hsm';
+import { useLeadMessaging, useReviewHeld, useSendTemplate, useTemplates } from '../api/hsm';
 import type { LeadMessaging, Message, Template } from '../api/types';
 import { renderWith } from '../lib/template';
 import { effectiveStatus } from '../lib/messages';
@@ -20,6 +20,8 @@ function StatusTicks({ status }: { status: string }) {
   if (status === 'read') return <CheckCheck size={14} className="wa-tick wa-tick-read" aria-label={label} />;
   if (status === 'delivered') return <CheckCheck size={14} className="wa-tick" aria-label={label} />;
   if (status === 'sent') return <Check size={14} className="wa-tick" aria-label={label} />;
+  if (status === 'held') return <AlertTriangle size={13} className="wa-tick wa-tick-held" aria-label={label} />;
+  if (status === 'dismissed') return <X size={14} className="wa-tick" aria-label={label} />;
   return <Clock size={12} className="wa-tick" aria-label={label} />;
 }
 
@@ -43,7 +45,44 @@ function Referral({ referral }: { referral: Record<string, unknown> }) {
   );
 }
 
-function MessageBubble({ m, timeZone }: { m: Message; timeZone: string }) {
+/** A message Meta never confirmed: the person resends or dismisses it. */
+function HeldReview({ m, leadId, canSend }: { m: Message; leadId: string; canSend: boolean }) {
+  const { t } = useTranslation('hsm');
+  const { t: tc } = useTranslation();
+  const toast = useToast();
+  const { resend, dismiss } = useReviewHeld(leadId);
+  return (
+    <div className="wa-msg-held" role="note" data-testid="message-held">
+      <p>{t('hsm:lead.heldNote')}</p>
+      {canSend && (
+        <span className="wa-msg-held-actions">
+          <Button
+            size="sm"
+            icon={<RotateCcw size={14} aria-hidden />}
+            loading={resend.isPending}
+            disabled={dismiss.isPending}
+            onClick={() => resend.mutate(m.id, { onSuccess: () => toast.success(t('hsm:lead.resent')), onError: (err) => toast.error(errorMessage(tc, err)) })}
+            data-testid="message-resend"
+          >
+            {t('hsm:lead.resend')}
+          </Button>
+          <Button
+            size="sm"
+            variant="ghost"
+            loading={dismiss.isPending}
+            disabled={resend.isPending}
+            onClick={() => dismiss.mutate(m.id, { onSuccess: () => toast.success(t('hsm:lead.dismissed')), onError: (err) => toast.error(errorMessage(tc, err)) })}
+            data-testid="message-dismiss"
+          >
+            {t('hsm:lead.dismiss')}
+          </Button>
+        </span>
+      )}
+    </div>
+  );
+}
+
+function MessageBubble({ m, timeZone, leadId, canSend }: { m: Message; timeZone: string; leadId: string; canSend: boolean }) {
   const { t, i18n } = useTranslation('hsm');
   const out = m.direction === 'out';
   const status = effectiveStatus(m);
@@ -59,6 +98,12 @@ function MessageBubble({ m, timeZone }: { m: Message; timeZone: string }) {
           </span>
         )}
         <p className="wa-msg-body">{formatWhatsApp(m.body)}</p>
+        {status === 'held' && <HeldReview m={m} leadId={leadId} canSend={canSend} />}
+        {status === 'dismissed' && (
+          <p className="wa-msg-error" role="note">
+            {t('hsm:lead.dismissedNote')}
+          </p>
+        )}
         {status === 'failed' && (m.error_code || m.error_message) && (
           <p className="wa-msg-error" role="note">
             {t('hsm:lead.error', { code: m.error_code ?? '—', message: m.error_message ?? '' })}
@@ -123,7 +168,7 @@ export default function LeadMessagingPanel({ leadId, leadName, timeZone }: { lea
             ) : (
               <ol className="wa-thread" aria-label={t('hsm:lead.title')}>
                 {q.data.messages.map((m) => (
-                  <MessageBubble key={m.id} m={m} timeZone={timeZone} />
+                  <MessageBubble key={m.id} m={m} timeZone={timeZone} leadId={leadId} canSend={canSend} />
                 ))}
               </ol>
             )}

@@ -11,6 +11,7 @@ import { REASONS, RUN_STATUSES, type Run } from '../api/types';
 import { logsToCsv } from '../lib/logs';
 import { ReasonBadge, RunStatusBadge } from './Badges';
 import { StatusTimeline } from './StatusTimeline';
+import { UnconfirmedSetting } from './UnconfirmedSetting';
 
 /** `YYYY-MM-DD` of a date input → ISO instant at the start (or end) of that day, local time. */
 function dayBound(day: string, end: boolean): string | undefined {
@@ -93,6 +94,7 @@ export function LogsTab() {
           {t('hsm:logs.export')}
         </Button>
       </div>
+      <UnconfirmedSetting />
       {logs.isPending ? (
         <LoadingState />
       ) : logs.isError ? (
