@@ -215,13 +215,19 @@ pub const CATALOGUE: &[Metric] = &[
         "crm_wa_sends_total",
         Counter,
         &["outcome", "code"],
-        "WhatsApp sends by outcome (sent, failed, retry, unknown, token_invalid) and Meta error code.",
+        "WhatsApp sends by outcome (sent, failed, retry, unknown, held, token_invalid) and Meta error code.",
     ),
     m(
         "crm_wa_messages_sending",
         Gauge,
         &[],
         "Outgoing messages whose outcome is not known yet (status sending).",
+    ),
+    m(
+        "crm_wa_messages_held",
+        Gauge,
+        &[],
+        "Outgoing messages held for review: Meta neither answered nor reported on them (status held).",
     ),
     m(
         "crm_wa_pacing_wait_seconds",
@@ -451,6 +457,15 @@ impl Telemetry {
         .await?;
         if let Some(r) = r.first() {
             metrics::gauge!("crm_wa_messages_sending").set(count(r, "n"));
+        }
+        let r = rows(
+            db,
+            "SELECT COUNT(*) AS n FROM wa_messages WHERE status = 'held'",
+            vec![],
+        )
+        .await?;
+        if let Some(r) = r.first() {
+            metrics::gauge!("crm_wa_messages_held").set(count(r, "n"));
         }
         let day_ago = now - chrono::Duration::hours(24);
         let hour_left = now - chrono::Duration::hours(23);

@@ -52,10 +52,21 @@ impl MigrationTrait for Migration {
             &["message_id"],
             false,
         ))
-        .await
+        .await?;
+        // Behind the `crm_wa_messages_held` gauge (partial: held is rare).
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS ix_wa_messages_held ON wa_messages (created_at) \
+                 WHERE status = 'held'",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS ix_wa_messages_held")
+            .await?;
         m.drop_table(Table::drop().table("webhook_message_refs").to_owned())
             .await?;
         m.alter_table(
