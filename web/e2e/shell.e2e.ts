@@ -93,7 +93,7 @@ describe('web shell against the real server', () => {
     await page.getByLabel('Correo electrónico').fill(SELLER.email);
     await page.getByLabel('Contraseña').fill('not-the-password');
     await page.getByRole('button', { name: 'Entrar' }).click();
-    await expect(page.getByRole('alert').first().textContent()).resolves.toContain('Correo o contraseña incorrectos.');
+    await expect(page.getByRole('alert').first().textContent()).resolves.toContain('Correo o contraseña incorrectos, o el usuario está desactivado.');
 
     // The seller signs in and sees no Team, Audit or Tokens.
     await page.getByLabel('Contraseña').fill(SELLER.password);

@@ -23,6 +23,23 @@ pub fn email(raw: &str) -> Result<String, CoreError> {
     }
 }
 
+/// The largest amount accepted anywhere, in minor units (10^15: ten trillion
+/// in a two-decimal currency). Sums of many such amounts stay far from
+/// i64's limit in any one report.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
+
+/// An amount in minor units, refused above [`MAX_AMOUNT_MINOR`].
+pub fn amount_within_bounds(value: i64) -> Result<i64, CoreError> {
+    if value > MAX_AMOUNT_MINOR {
+        return Err(CoreError::Validation {
+            code: "amount_too_large",
+            message: format!("amounts are at most {MAX_AMOUNT_MINOR} minor units"),
+            details: Some(serde_json::json!({"max": MAX_AMOUNT_MINOR})),
+        });
+    }
+    Ok(value)
+}
+
 pub fn password(raw: &str) -> Result<&str, CoreError> {
     let n = raw.chars().count();
     if n < 10 {

@@ -84,7 +84,7 @@ pub const CATALOGUE: &[Metric] = &[
         "crm_webhook_deliveries_refused_total",
         Counter,
         &["reason"],
-        "Webhook deliveries refused: invalid_signature, not_configured, invalid_json, invalid_envelope, store_failed.",
+        "Webhook deliveries refused: invalid_signature, not_configured, store_failed (a signed delivery that cannot be read is stored as a failed event, not refused).",
     ),
     m(
         "crm_webhook_inbox_pending",

@@ -1411,7 +1411,10 @@ export interface paths {
          * Receives a Meta webhook delivery (Page `leadgen`, WhatsApp `messages`,
          *     template and preference updates). Signed by Meta with
          *     `X-Hub-Signature-256`; stored, deduplicated and acknowledged, then
-         *     processed by the worker.
+         *     processed by the worker. Up to 8 MiB. A signed delivery (or a part of
+         *     one) that cannot be read is stored as a `failed` inbox event, to replay
+         *     once it can be, and still answered 200: Meta would otherwise retry it for
+         *     hours and its readable events with it.
          */
         post: operations["metaWebhookReceive"];
         delete?: never;
@@ -3568,17 +3571,8 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description invalid_credentials */
+            /** @description invalid_credentials: a wrong email or password, or a disabled account (the same answer, so it never tells that a password was right) */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description user_disabled */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -104,7 +104,7 @@ describe('app shell', () => {
     await user.type(screen.getByLabelText('Correo electrónico'), 'ceo@acme.test');
     await user.type(screen.getByLabelText('Contraseña'), 'wrong');
     await user.click(screen.getByRole('button', { name: 'Entrar' }));
-    expect(await screen.findByRole('alert')).toHaveTextContent('Correo o contraseña incorrectos.');
+    expect(await screen.findByRole('alert')).toHaveTextContent('Correo o contraseña incorrectos, o el usuario está desactivado.');
 
     await user.clear(screen.getByLabelText('Contraseña'));
     await user.type(screen.getByLabelText('Contraseña'), 'right-password');

@@ -78,9 +78,7 @@ async fn receiver(
                     return axum::http::StatusCode::SERVICE_UNAVAILABLE;
                 };
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let Ok(events) = webhooks::split(&v) else {
-                    return axum::http::StatusCode::BAD_REQUEST;
-                };
+                let events = webhooks::split(&v);
                 for e in events {
                     if let Some(h) = hooks.get(&e.field) {
                         let ev = InboxEvent {

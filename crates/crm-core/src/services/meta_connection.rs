@@ -2474,6 +2474,12 @@ pub async fn run_health_check(
 // Meta's deauthorize and data-deletion callbacks
 // ---------------------------------------------------------------------------
 
+/// How old a deauthorize or data-deletion `signed_request` may be: Meta calls
+/// these right after the person acts, so an older one is a replay.
+pub const SIGNED_REQUEST_MAX_AGE_SECS: i64 = 3600;
+/// How far in the future `issued_at` may be (clock skew).
+const SIGNED_REQUEST_SKEW_SECS: i64 = 300;
+
 fn parse_signed(env: &MetaEnv, signed_request: &str) -> Result<String, CoreError> {
     let secret = env.app_secret.as_ref().ok_or_else(|| {
         CoreError::conflict("meta_not_configured", "the Meta app is not configured")
@@ -2484,6 +2490,20 @@ fn parse_signed(env: &MetaEnv, signed_request: &str) -> Result<String, CoreError
             format!("signed_request refused: {e}"),
         )
     })?;
+    let issued_at = parsed.issued_at.ok_or_else(|| {
+        CoreError::validation("invalid_signed_request", "signed_request has no issued_at")
+    })?;
+    let now = Utc::now().timestamp();
+    if issued_at < now - SIGNED_REQUEST_MAX_AGE_SECS || issued_at > now + SIGNED_REQUEST_SKEW_SECS {
+        return Err(CoreError::Validation {
+            code: "stale_signed_request",
+            message: format!(
+                "signed_request was issued at {issued_at} (now {now}): Meta's callbacks are \
+                 accepted for {SIGNED_REQUEST_MAX_AGE_SECS} s after they are issued"
+            ),
+            details: Some(json!({"issued_at": issued_at})),
+        });
+    }
     parsed.user_id.filter(|u| !u.is_empty()).ok_or_else(|| {
         CoreError::validation("invalid_signed_request", "signed_request has no user_id")
     })

@@ -410,7 +410,7 @@ pub struct NewOpportunity {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// Integer minor units (e.g. cents); 0 or more.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub value_minor: i64,
     /// ISO 4217; defaults to the tenant's currency.
     #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
@@ -430,7 +430,7 @@ pub struct NewOpportunity {
 pub struct OpportunityPatch {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub value_minor: Option<i64>,
     #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
     pub currency: Option<String>,
@@ -474,6 +474,7 @@ fn money(value: i64, currency: &str) -> Result<(i64, String), CoreError> {
             "amounts are zero or more minor units",
         ));
     }
+    crate::validate::amount_within_bounds(value)?;
     Ok((value, validate::currency(currency)?))
 }
 

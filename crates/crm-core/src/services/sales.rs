@@ -117,7 +117,7 @@ impl From<sale::Model> for SaleView {
 pub struct NewSale {
     pub opportunity_id: Uuid,
     /// Positive integer minor units.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     pub amount_minor: i64,
     /// ISO 4217; defaults to the opportunity's currency.
     #[schema(pattern = r"^\s*[A-Za-z]{3}\s*$")]
@@ -267,6 +267,7 @@ pub async fn create(
             "the amount must be a positive number of minor units",
         ));
     }
+    crate::validate::amount_within_bounds(input.amount_minor)?;
     let currency = validate::currency(input.currency.as_deref().unwrap_or(&o.currency))?;
     let status = input.status.unwrap_or(SaleStatus::Completed);
     if status == SaleStatus::Refunded {

@@ -170,32 +170,56 @@ fn hash_of(parts: &[&str]) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// The field of an inbox row holding a part of a signed delivery that could
+/// not be read (stored as `failed`, so it waits in the inbox for a replay
+/// instead of being lost with its valid siblings).
+pub const MALFORMED: &str = "_malformed";
+
+/// A part of a delivery that cannot be read, kept whole with the reason.
+pub fn malformed_event(raw: Value, why: &str) -> SplitEvent {
+    let canonical = raw.to_string();
+    SplitEvent {
+        object: String::new(),
+        field: MALFORMED.to_owned(),
+        entry_id: String::new(),
+        entry_time: None,
+        routing_kind: None,
+        routing_id: None,
+        dedupe_key: format!("{MALFORMED}:{}", hash_of(&[&canonical])),
+        value: json!({"error": why, "raw": raw}),
+    }
+}
+
 /// Splits a webhook body into events with their dedupe keys and routing keys.
-/// Errors when the body is not a Meta webhook envelope.
-pub fn split(body: &Value) -> Result<Vec<SplitEvent>, CoreError> {
-    let bad = |m: &str| CoreError::validation("invalid_webhook", m.to_owned());
-    let object = body
+/// A body that is not a Meta webhook envelope, an entry without an id and a
+/// change without a field each become one [`MALFORMED`] event; the readable
+/// events beside them are kept.
+pub fn split(body: &Value) -> Vec<SplitEvent> {
+    let Some(object) = body
         .get("object")
         .and_then(Value::as_str)
-        .ok_or_else(|| bad("the body has no object"))?
-        .to_owned();
-    let entries = body
-        .get("entry")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("the body has no entry list"))?;
+        .map(str::to_owned)
+    else {
+        return vec![malformed_event(body.clone(), "the body has no object")];
+    };
+    let Some(entries) = body.get("entry").and_then(Value::as_array) else {
+        return vec![malformed_event(body.clone(), "the body has no entry list")];
+    };
     let mut out = vec![];
     for entry in entries {
-        let entry_id = s(entry, "id").ok_or_else(|| bad("an entry has no id"))?;
+        let Some(entry_id) = s(entry, "id") else {
+            out.push(malformed_event(entry.clone(), "an entry has no id"));
+            continue;
+        };
         let entry_time = entry.get("time").and_then(Value::as_i64);
         let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
             continue;
         };
         for ch in changes {
-            let field = ch
-                .get("field")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("a change has no field"))?
-                .to_owned();
+            let Some(field) = ch.get("field").and_then(Value::as_str).map(str::to_owned) else {
+                out.push(malformed_event(ch.clone(), "a change has no field"));
+                continue;
+            };
             let value = ch.get("value").cloned().unwrap_or(Value::Null);
             let base_route: (Option<&'static str>, Option<String>) = match object.as_str() {
                 "page" => (Some("page"), Some(entry_id.clone())),
@@ -322,7 +346,7 @@ pub fn split(body: &Value) -> Result<Vec<SplitEvent>, CoreError> {
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Result of storing one delivery.
@@ -401,7 +425,24 @@ impl Ingester {
 
     /// Stores a verified delivery; returns once it is committed.
     pub async fn ingest(&self, body: &Value) -> Result<Ingested, CoreError> {
-        let events = split(body)?;
+        self.ingest_events(split(body)).await
+    }
+
+    /// Stores a signed delivery whose body is not even JSON, as one failed
+    /// [`MALFORMED`] event (the text kept, for a person to look at).
+    pub async fn ingest_unreadable(&self, body: &[u8]) -> Result<Ingested, CoreError> {
+        let text: String = String::from_utf8_lossy(body)
+            .chars()
+            .take(1_000_000)
+            .collect();
+        self.ingest_events(vec![malformed_event(
+            Value::String(text),
+            "the body is not JSON",
+        )])
+        .await
+    }
+
+    async fn ingest_events(&self, events: Vec<SplitEvent>) -> Result<Ingested, CoreError> {
         if events.is_empty() {
             return Ok(Ingested {
                 stored: 0,
@@ -430,6 +471,7 @@ async fn store(
     let mut rows = vec![];
     for events in deliveries {
         for ev in events {
+            let malformed = ev.field == MALFORMED;
             rows.push(webhook_inbox::ActiveModel {
                 id: Set(crm_db::new_id()),
                 tenant_id: Set(None),
@@ -440,9 +482,9 @@ async fn store(
                 routing_id: Set(ev.routing_id.clone()),
                 dedupe_key: Set(ev.dedupe_key.clone()),
                 payload: Set(json!({"entry_time": ev.entry_time, "value": ev.value})),
-                status: Set(PENDING.to_owned()),
+                status: Set(if malformed { FAILED } else { PENDING }.to_owned()),
                 attempts: Set(0),
-                last_error: Set(None),
+                last_error: Set(malformed.then(|| malformed_reason(&ev.value))),
                 received_at: Set(now),
                 processed_at: Set(None),
                 updated_at: Set(now),
@@ -496,6 +538,10 @@ async fn store(
             match next.next() {
                 Some(id) if stored_ids.contains(id) => {
                     c.stored += 1;
+                    if ev.field == MALFORMED {
+                        // Kept as failed: a replay is a person's decision.
+                        continue;
+                    }
                     new_jobs.push(process_job(*id));
                     for message_id in callback_message_ids(&ev.value) {
                         refs.push((*id, message_id));
@@ -516,6 +562,16 @@ async fn store(
     }
     txn.commit().await?;
     Ok(counts)
+}
+
+fn malformed_reason(value: &Value) -> String {
+    format!(
+        "the delivery could not be read: {}",
+        value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown reason")
+    )
 }
 
 /// Our message ids named by a webhook event: every
@@ -643,6 +699,16 @@ async fn process_row(
     }
     let seen = |status: &'static str| Some((row.field.clone(), status));
     let attempts = row.attempts + 1;
+    if row.field == MALFORMED {
+        // Replayed, but still unreadable: it stays failed.
+        let why = row
+            .payload
+            .get("value")
+            .map(malformed_reason)
+            .unwrap_or_default();
+        set_status(db, row.id, None, FAILED, Some(why), attempts).await?;
+        return Ok((ProcessOutcome::Finished, seen(FAILED)));
+    }
     let Some(tenant) = route(db, row.routing_kind.as_deref(), row.routing_id.as_deref()).await?
     else {
         let msg = format!(
@@ -949,7 +1015,7 @@ mod tests {
     fn leadgen_is_keyed_by_leadgen_id_and_routed_by_page() {
         let body = json!({"object":"page","entry":[{"id":"111","time":1700000000,"changes":[
             {"field":"leadgen","value":{"leadgen_id":"999","page_id":"111","form_id":"5"}}]}]});
-        let ev = split(&body).unwrap();
+        let ev = split(&body);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].dedupe_key, "leadgen:999");
         assert_eq!(ev[0].routing_kind, Some("page"));
@@ -963,7 +1029,7 @@ mod tests {
              "contacts":[{"wa_id":"549"}],
              "messages":[{"id":"wamid.A","from":"549"},{"id":"wamid.B","from":"549"}],
              "statuses":[{"id":"wamid.C","status":"read"}]}}]}]});
-        let ev = split(&body).unwrap();
+        let ev = split(&body);
         let keys: Vec<_> = ev.iter().map(|e| e.dedupe_key.as_str()).collect();
         assert_eq!(
             keys,
@@ -979,23 +1045,47 @@ mod tests {
     fn template_events_route_by_waba_and_key_by_time() {
         let body = json!({"object":"whatsapp_business_account","entry":[{"id":"W1","time":42,"changes":[
             {"field":"message_template_status_update","value":{"event":"APPROVED","message_template_id":77}}]}]});
-        let ev = split(&body).unwrap();
+        let ev = split(&body);
         assert_eq!(ev[0].dedupe_key, "tpl_status:77:APPROVED:42");
         assert_eq!(ev[0].routing_kind, Some("waba"));
     }
 
     #[test]
-    fn not_an_envelope_is_rejected() {
-        assert!(split(&json!({"hello": 1})).is_err());
-        assert!(split(&json!({"object":"page"})).is_err());
-        assert!(split(&json!({"object":"page","entry":[{"changes":[]}]})).is_err());
+    fn not_an_envelope_is_kept_as_one_malformed_event() {
+        for body in [
+            json!({"hello": 1}),
+            json!({"object":"page"}),
+            json!({"object":"page","entry":[{"changes":[]}]}),
+        ] {
+            let ev = split(&body);
+            assert_eq!(ev.len(), 1, "{body}");
+            assert_eq!(ev[0].field, MALFORMED);
+            assert!(ev[0].routing_kind.is_none());
+        }
+    }
+
+    #[test]
+    fn one_bad_change_does_not_drop_its_valid_siblings() {
+        let body = json!({"object":"page","entry":[
+            {"id":"1","time":1,"changes":[
+                {"field":"leadgen","value":{"leadgen_id":"77"}},
+                {"value":{"leadgen_id":"78"}}
+            ]},
+            {"time":2,"changes":[{"field":"leadgen","value":{"leadgen_id":"79"}}]}
+        ]});
+        let ev = split(&body);
+        let keys: Vec<&str> = ev.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(keys, ["leadgen", MALFORMED, MALFORMED]);
+        assert_eq!(ev[0].dedupe_key, "leadgen:77");
+        // The same bad part redelivered keeps one row.
+        assert_eq!(split(&body)[1].dedupe_key, ev[1].dedupe_key);
     }
 
     #[test]
     fn unknown_fields_are_deduplicated_by_content() {
         let body = json!({"object":"page","entry":[{"id":"1","time":5,"changes":[{"field":"feed","value":{"x":1}}]}]});
-        let a = split(&body).unwrap();
-        let b = split(&body).unwrap();
+        let a = split(&body);
+        let b = split(&body);
         assert_eq!(a[0].dedupe_key, b[0].dedupe_key);
         assert!(a[0].dedupe_key.starts_with("feed:h:"));
     }

@@ -60,8 +60,7 @@ pub struct LoginInput {
     request_body = LoginInput,
     responses(
         (status = 200, body = SessionView),
-        (status = 401, body = ErrorBody, description = "invalid_credentials"),
-        (status = 403, body = ErrorBody, description = "user_disabled"),
+        (status = 401, body = ErrorBody, description = "invalid_credentials: a wrong email or password, or a disabled account (the same answer, so it never tells that a password was right)"),
         (status = 429, body = ErrorBody, description = "rate_limited")))]
 async fn login(
     State(s): State<AppState>,
@@ -93,18 +92,15 @@ async fn login(
         }
         Err(failure) => {
             s.login_limiter.record_failure(ip);
-            Err(match failure {
-                LoginFailure::BadCredentials => ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_credentials",
-                    "wrong email or password",
-                ),
-                LoginFailure::Disabled => ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "user_disabled",
-                    "this account is disabled; ask an administrator",
-                ),
-            })
+            // A disabled account gets the same answer as a wrong password, so
+            // the answer never confirms that a password was right (the audit
+            // log keeps the difference).
+            let (LoginFailure::BadCredentials | LoginFailure::Disabled) = failure;
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong email or password, or the account is disabled",
+            ))
         }
     }
 }

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use crm_core::services::Page;
@@ -30,9 +30,14 @@ use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::worker::{JobOutcome, Registry};
 
+/// Meta's webhook payloads can reach 3 MB: the delivery route takes up to
+/// this much, whatever the API's JSON body limit (`CRM_BODY_LIMIT_BYTES`).
+pub const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(handshake, receive))
+        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
         .routes(routes!(list_inbox))
         .routes(routes!(replay_one))
 }
@@ -98,11 +103,14 @@ pub struct Received {
 /// Receives a Meta webhook delivery (Page `leadgen`, WhatsApp `messages`,
 /// template and preference updates). Signed by Meta with
 /// `X-Hub-Signature-256`; stored, deduplicated and acknowledged, then
-/// processed by the worker.
+/// processed by the worker. Up to 8 MiB. A signed delivery (or a part of
+/// one) that cannot be read is stored as a `failed` inbox event, to replay
+/// once it can be, and still answered 200: Meta would otherwise retry it for
+/// hours and its readable events with it.
 #[utoipa::path(operation_id = "metaWebhookReceive", post, path = "/api/webhooks/meta", tag = "webhooks",
     security(()), request_body(content = Object, description = "Meta webhook envelope"),
     responses((status = 200, body = Received), (status = 401, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 503, body = ErrorBody)))]
 async fn receive(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -132,20 +140,14 @@ async fn receive(
             "X-Hub-Signature-256 is missing or does not match the body",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-        refused("invalid_json");
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_webhook",
-            "the body is not JSON",
-        )
-    })?;
-    let ingested = s.ingester.ingest(&value).await.inspect_err(|e| {
-        refused(match e {
-            crm_core::CoreError::Validation { .. } => "invalid_envelope",
-            _ => "store_failed",
-        });
-    })?;
+    let stored = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => s.ingester.ingest(&value).await,
+        Err(_) => {
+            tracing::warn!("stored a signed webhook delivery that is not JSON as a failed event");
+            s.ingester.ingest_unreadable(&body).await
+        }
+    };
+    let ingested = stored.inspect_err(|_| refused("store_failed"))?;
     metrics::counter!("crm_webhook_events_received_total").increment(ingested.stored as u64);
     metrics::counter!("crm_webhook_events_duplicate_total").increment(ingested.duplicates as u64);
     Ok(ApiJson(Received {

@@ -146,10 +146,15 @@ async fn disabling_a_user_ends_their_session_at_once() {
     assert_eq!(me.status, StatusCode::UNAUTHORIZED);
     assert_eq!(me.code(), "unauthenticated");
 
+    // The right password of a disabled account gets the same answer as a
+    // wrong one: the answer never confirms a password.
     let mut again = Client::new(&app);
-    let r = again.login("sam@acme.test", PASSWORD).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.code(), "user_disabled");
+    let right = again.login("sam@acme.test", PASSWORD).await;
+    let wrong = again.login("sam@acme.test", "not-the-password-1").await;
+    assert_eq!(right.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(right.status, wrong.status);
+    assert_eq!(right.body, wrong.body);
+    assert_eq!(right.code(), "invalid_credentials");
 }
 
 #[tokio::test]

@@ -74,6 +74,18 @@ pub const NO_FIXTURE: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "/api/crm/marketing/hsm/messages/{id}/resend",
+        "messages exist only after a send through a Meta connection (send_review tests prove \
+     another tenant's and another seller's message ids are 404)",
+    ),
+    (
+        "post",
+        "/api/crm/marketing/hsm/messages/{id}/dismiss",
+        "messages exist only after a send through a Meta connection (send_review tests prove \
+     another tenant's and another seller's message ids are 404)",
+    ),
+    (
+        "post",
         "/api/webhooks/inbox/{id}/replay",
         "inbox events exist only after a signed Meta webhook delivery; webhooks_inbox tests \
      prove another tenant never sees them",

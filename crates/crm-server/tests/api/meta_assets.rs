@@ -292,9 +292,36 @@ async fn deauthorize_and_data_deletion_callbacks_verify_the_signature() {
     assert_eq!(body["error"]["code"], "invalid_signed_request");
     assert_eq!(token_status(&ceo).await["status"], "ok");
 
+    // Correctly signed but issued long ago (a replay), or without a date:
+    // refused, nothing changes.
+    for payload in [
+        json!({"algorithm": "HMAC-SHA256", "user_id": meta_user, "issued_at": 1}),
+        json!({"algorithm": "HMAC-SHA256", "user_id": meta_user,
+               "issued_at": chrono::Utc::now().timestamp() - 2 * 3600}),
+        json!({"algorithm": "HMAC-SHA256", "user_id": meta_user,
+               "issued_at": chrono::Utc::now().timestamp() + 3600}),
+        json!({"algorithm": "HMAC-SHA256", "user_id": meta_user}),
+    ] {
+        let old = meta_graph::webhook::make_signed_request(&secret, &payload);
+        for path in [
+            "/api/crm/auth/meta/deauthorize",
+            "/api/crm/auth/meta/data-deletion",
+        ] {
+            let (status, body) = post(path, old.clone()).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{payload} {body}");
+            assert!(
+                ["stale_signed_request", "invalid_signed_request"]
+                    .contains(&body["error"]["code"].as_str().unwrap()),
+                "{body}"
+            );
+        }
+        assert_eq!(token_status(&ceo).await["status"], "ok");
+    }
+
     let signed = meta_graph::webhook::make_signed_request(
         &secret,
-        &json!({"algorithm": "HMAC-SHA256", "user_id": meta_user, "issued_at": 1}),
+        &json!({"algorithm": "HMAC-SHA256", "user_id": meta_user,
+                "issued_at": chrono::Utc::now().timestamp()}),
     );
     let (status, body) = post("/api/crm/auth/meta/deauthorize", signed.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");

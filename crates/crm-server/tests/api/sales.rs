@@ -201,11 +201,43 @@ async fn pending_sales_complete_and_bad_input_is_refused() {
             json!({"opportunity_id": lead, "amount_minor": 10}),
             "invalid_opportunity",
         ),
+        (
+            json!({"opportunity_id": opp, "amount_minor": 1_000_000_000_000_001_i64}),
+            "amount_too_large",
+        ),
+        (
+            json!({"opportunity_id": opp, "amount_minor": i64::MAX}),
+            "amount_too_large",
+        ),
     ] {
         let r = ceo.post("/api/sales", body).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.code(), code);
     }
+    // The bound holds for deals too (created or edited), and 10^15 itself
+    // is accepted.
+    let r = ceo
+        .post(
+            "/api/opportunities",
+            json!({"lead_id": lead, "name": "Y", "value_minor": 1_000_000_000_000_001_i64}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(r.code(), "amount_too_large");
+    let r = ceo
+        .patch(
+            &format!("/api/opportunities/{opp}"),
+            json!({"value_minor": i64::MAX}),
+        )
+        .await;
+    assert_eq!(r.code(), "amount_too_large", "{:?}", r.body);
+    let r = ceo
+        .post(
+            "/api/opportunities",
+            json!({"lead_id": lead, "name": "Z", "value_minor": 1_000_000_000_000_000_i64}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let r = ceo
         .post(
             "/api/sales",

@@ -142,6 +142,17 @@ async fn an_unanswered_manual_send_is_held_then_resent_or_dismissed_once() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    // Nor can another company.
+    let other = crate::isolation::second_tenant(&app, "ceo@otra.test").await;
+    for action in ["resend", "dismiss"] {
+        let r = other
+            .post(
+                &format!("/api/crm/marketing/hsm/messages/{held2}/{action}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}: {:?}", r.body);
+    }
     // Unknown and malformed ids.
     let r = ceo
         .post(

@@ -82,12 +82,58 @@ async fn unsigned_or_tampered_deliveries_are_refused_and_redeliveries_stored_onc
     let r = ceo.get("/api/webhooks/inbox?status=unroutable").await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
-    // Not JSON but signed: 422, nothing stored.
-    let (st, b) = post_raw(&app, "not json", Some(&sign("not json"))).await;
-    assert_eq!(
-        (st, b["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_webhook"))
-    );
+    // Signed but not JSON, or not an envelope: acknowledged (Meta would
+    // retry it for hours otherwise) and kept as a failed event to replay.
+    for body in ["not json", r#"{"object":"page"}"#] {
+        let (st, b) = post_raw(&app, body, Some(&sign(body))).await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        assert_eq!(b["stored"], 1, "{b}");
+        let (st, b) = post_raw(&app, body, Some(&sign(body))).await;
+        assert_eq!(
+            (st, &b["duplicates"]),
+            (StatusCode::OK, &serde_json::json!(1)),
+            "{b}"
+        );
+    }
+    let rows = query(
+        &db,
+        "SELECT status, last_error FROM webhook_inbox WHERE field = '_malformed' ORDER BY received_at",
+    )
+    .await;
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert_eq!(r.try_get::<String>("", "status").unwrap(), "failed");
+        assert!(
+            r.try_get::<String>("", "last_error")
+                .unwrap()
+                .starts_with("the delivery could not be read"),
+        );
+    }
+    // A bad change does not take its valid sibling down with it.
+    let mixed = r#"{"object":"page","entry":[{"id":"99","time":1,"changes":[{"field":"leadgen","value":{"leadgen_id":"555000111222333","page_id":"99"}},{"value":{}}]}]}"#;
+    let (st, b) = post_raw(&app, mixed, Some(&sign(mixed))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["stored"], 2, "{b}");
+    let rows = query(
+        &db,
+        "SELECT status FROM webhook_inbox WHERE dedupe_key = 'leadgen:555000111222333'",
+    )
+    .await;
+    assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test]
+async fn a_large_signed_delivery_is_accepted() {
+    // Meta's payloads reach 3 MB; the API's JSON limit is 2 MiB.
+    let app = spawn_meta_app().await;
+    let note = "x".repeat(3 * 1024 * 1024);
+    let body = serde_json::json!({"object": "page", "entry": [{"id": "98", "time": 1, "changes": [
+        {"field": "leadgen", "value": {"leadgen_id": "556000111222333", "page_id": "98", "note": note}}]}]})
+    .to_string();
+    assert!(body.len() > 3 * 1024 * 1024);
+    let (st, b) = post_raw(&app, &body, Some(&sign(&body))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["stored"], 1, "{b}");
 }
 
 #[tokio::test]
