@@ -7,7 +7,7 @@ use chrono::Utc;
 use crm_db::entity::{job, tenant};
 use crm_db::jobs::{self, NewJob};
 use crm_db::outbox::{self, Consumer};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 struct TestDb {
@@ -89,7 +89,11 @@ async fn claim_takes_only_due_jobs_once() {
         second.is_empty(),
         "a running job with a live lease must not be claimed again"
     );
-    jobs::complete(&t.db, first[0].id).await.unwrap();
+    assert!(
+        jobs::complete(&t.db, &jobs::Fence::of(&first[0]))
+            .await
+            .unwrap()
+    );
     let done = job::Entity::find_by_id(first[0].id)
         .one(&t.db)
         .await
@@ -119,6 +123,101 @@ async fn an_expired_lease_is_reclaimed() {
     assert_eq!(again[0].locked_by.as_deref(), Some("w2"));
 }
 
+async fn make_due(db: &sea_orm::DatabaseConnection, id: uuid::Uuid) {
+    job::Entity::update_many()
+        .col_expr(job::Column::RunAt, Utc::now().into())
+        .filter(job::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+async fn row(db: &sea_orm::DatabaseConnection, id: uuid::Uuid) -> job::Model {
+    job::Entity::find_by_id(id).one(db).await.unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn a_runner_that_lost_its_claim_cannot_finish_requeue_or_extend_the_job() {
+    let t = db().await;
+    jobs::enqueue(&t.db, NewJob::now("slow", json!({})))
+        .await
+        .unwrap();
+    let first = jobs::claim(&t.db, "w1", 1, Duration::from_millis(1))
+        .await
+        .unwrap()
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // w1's lease ran out: w2 takes the job over.
+    let second = jobs::claim(&t.db, "w2", 1, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(second.id, first.id);
+    let stale = jobs::Fence::of(&first);
+    assert!(
+        !jobs::renew(&t.db, &stale, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(!jobs::complete(&t.db, &stale).await.unwrap());
+    assert!(!jobs::postpone(&t.db, &stale, Utc::now()).await.unwrap());
+    assert!(!jobs::fail(&t.db, &first, "late", None, true).await.unwrap());
+    let r = row(&t.db, first.id).await;
+    assert_eq!(r.status, "running");
+    assert_eq!(r.locked_by.as_deref(), Some("w2"));
+    assert_eq!(r.last_error, None);
+    // The same worker re-claiming after its own lease ran out is a new claim
+    // too: the earlier attempt's fence no longer holds.
+    let current = jobs::Fence::of(&second);
+    assert!(
+        jobs::renew(&t.db, &current, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    assert!(jobs::complete(&t.db, &current).await.unwrap());
+    assert_eq!(row(&t.db, first.id).await.status, "done");
+    assert!(
+        !jobs::complete(&t.db, &current).await.unwrap(),
+        "done only once"
+    );
+}
+
+#[tokio::test]
+async fn a_lease_that_runs_out_on_the_last_attempt_dead_letters_the_job_for_replay() {
+    let t = db().await;
+    let mut j = NewJob::now("crashes", json!({}));
+    j.max_attempts = 2;
+    jobs::enqueue(&t.db, j).await.unwrap();
+    for attempt in 1..=2 {
+        let c = jobs::claim(&t.db, "w", 1, Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert_eq!(c.len(), 1, "attempt {attempt}");
+        assert_eq!(c[0].attempts, attempt);
+        // The runner dies (or panics, or hangs) without recording anything.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Not claimed a third time: failed, with the reason.
+    let c = jobs::claim(&t.db, "w", 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(c.is_empty());
+    let dead = jobs::failed(&t.db, Some("crashes"), 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some(jobs::LEASE_EXHAUSTED));
+    assert!(dead[0].finished_at.is_some());
+    // Replayed by hand: a fresh set of attempts.
+    assert_eq!(
+        jobs::replay(&t.db, Some(dead[0].id), None).await.unwrap(),
+        1
+    );
+    let c = jobs::claim(&t.db, "w", 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].attempts, 1);
+}
+
 #[tokio::test]
 async fn failures_back_off_then_stop() {
     let t = db().await;
@@ -138,16 +237,18 @@ async fn failures_back_off_then_stop() {
     assert!(row.run_at > Utc::now(), "retry is scheduled in the future");
     assert_eq!(row.last_error.as_deref(), Some("boom"));
     // Make it due and fail the last attempt.
-    jobs::postpone(&t.db, row.id, Utc::now()).await.unwrap();
+    make_due(&t.db, row.id).await;
     let c2 = jobs::claim(&t.db, "w", 1, Duration::from_secs(60))
         .await
         .unwrap();
     assert_eq!(c2.len(), 1);
-    let mut c2 = c2[0].clone();
-    c2.attempts = 2;
-    jobs::fail(&t.db, &c2, "boom again", None, false)
-        .await
-        .unwrap();
+    let c2 = c2[0].clone();
+    assert_eq!(c2.attempts, 2);
+    assert!(
+        jobs::fail(&t.db, &c2, "boom again", None, false)
+            .await
+            .unwrap()
+    );
     let row = job::Entity::find_by_id(c2.id)
         .one(&t.db)
         .await

@@ -70,6 +70,9 @@ pub enum Command {
     /// The Meta webhook inbox (replay failed or unroutable events).
     #[command(subcommand)]
     Webhooks(crate::routes::webhooks::WebhooksCmd),
+    /// The job queue's dead letters (list and replay failed jobs).
+    #[command(subcommand)]
+    Jobs(crate::jobs_cli::JobsCmd),
     /// The whole loop live: the server on ./data/demo.db with the Meta sandbox
     /// in-process, a "Demo Ventas" tenant connected to it, and new leads and
     /// WhatsApp chats arriving every few seconds.
@@ -402,6 +405,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backup(a) => backup(&a).await?,
         Command::Webhooks(c) => crate::routes::webhooks::run_cli(c).await?,
+        Command::Jobs(c) => crate::jobs_cli::run(c).await?,
         Command::Import(c) => crate::leads_cli::run_import(c).await?,
         Command::Bench(c) => crate::leads_cli::run_bench(c).await?,
         Command::Demo(a) => crate::demo::run(*a).await?,

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod hsm_bench;
+pub mod jobs_cli;
 pub mod leads_cli;
 pub mod maintenance;
 pub mod marketing_cli;

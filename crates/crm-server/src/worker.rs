@@ -39,9 +39,14 @@ pub type JobFuture = Pin<Box<dyn Future<Output = JobOutcome> + Send>>;
 /// idempotently.
 pub type Handler = Arc<dyn Fn(DatabaseConnection, job::Model) -> JobFuture + Send + Sync>;
 
+/// How long a handler may run before it is stopped and its job retried,
+/// unless its kind sets its own ([`Registry::timeout`]).
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, Handler>,
+    timeouts: HashMap<&'static str, Duration>,
     consumers: Vec<Consumer>,
     /// Meta client and credentials vault, for handlers that call Meta.
     pub meta: Option<Arc<crm_core::services::meta_connection::MetaEnv>>,
@@ -51,6 +56,19 @@ impl Registry {
     pub fn handle(&mut self, kind: &'static str, h: Handler) -> &mut Self {
         self.handlers.insert(kind, h);
         self
+    }
+
+    /// How long a handler of `kind` may run (default [`DEFAULT_JOB_TIMEOUT`]).
+    pub fn timeout(&mut self, kind: &'static str, limit: Duration) -> &mut Self {
+        self.timeouts.insert(kind, limit);
+        self
+    }
+
+    fn timeout_of(&self, kind: &str) -> Duration {
+        self.timeouts
+            .get(kind)
+            .copied()
+            .unwrap_or(DEFAULT_JOB_TIMEOUT)
     }
 
     /// Subscribes a job kind to outbox events.
@@ -155,8 +173,9 @@ impl Worker {
                             let registry = registry.clone();
                             let wake = wake.clone();
                             let finished = finished.clone();
+                            let lease = self.lease;
                             tokio::spawn(async move {
-                                run_one(&db, &registry, j, &finished).await;
+                                run_one(&db, &registry, j, lease, &finished).await;
                                 drop(permit);
                                 wake.notify_one();
                             });
@@ -185,15 +204,22 @@ impl Worker {
     }
 }
 
-type Finished = Arc<std::sync::Mutex<Vec<uuid::Uuid>>>;
+type Finished = Arc<std::sync::Mutex<Vec<jobs::Fence>>>;
 
-fn take_finished(f: &Finished) -> Vec<uuid::Uuid> {
+fn take_finished(f: &Finished) -> Vec<jobs::Fence> {
     f.lock()
         .map(|mut v| std::mem::take(&mut *v))
         .unwrap_or_default()
 }
 
-async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, finished: &Finished) {
+async fn run_one(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    j: job::Model,
+    lease: Duration,
+    finished: &Finished,
+) {
+    let fence = jobs::Fence::of(&j);
     let Some(handler) = registry.handlers.get(j.kind.as_str()).cloned() else {
         tracing::error!(job = %j.id, kind = %j.kind, "no handler for job kind");
         let _ = jobs::fail(
@@ -209,7 +235,57 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, fi
     let id = j.id;
     let started = std::time::Instant::now();
     let span = tracing::info_span!("job", kind = %j.kind, job_id = %j.id, attempt = j.attempts);
-    let outcome = tracing::Instrument::instrument(handler(db.clone(), j.clone()), span).await;
+    // The lease is renewed while the handler runs, so a long handler is not
+    // taken over by another worker; the handler is stopped at its kind's
+    // timeout, and a panic is an ordinary failed attempt.
+    let renewer = {
+        let db = db.clone();
+        let fence = fence.clone();
+        tokio::spawn(async move {
+            let every = (lease / 3).max(Duration::from_millis(50));
+            loop {
+                tokio::time::sleep(every).await;
+                match jobs::renew(&db, &fence, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %fence.id, "lost the claim on a running job; its outcome will not be recorded");
+                        break;
+                    }
+                    Err(e) => tracing::warn!(job = %fence.id, "could not renew a job's lease: {e}"),
+                }
+            }
+        })
+    };
+    let limit = registry.timeout_of(&j.kind);
+    let run = std::panic::AssertUnwindSafe(handler(db.clone(), j.clone()));
+    let outcome = match tokio::time::timeout(
+        limit,
+        tracing::Instrument::instrument(futures::FutureExt::catch_unwind(run), span),
+    )
+    .await
+    {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            tracing::error!(job = %id, kind = %j.kind, "job handler panicked: {what}");
+            JobOutcome::Retry {
+                error: format!("the handler panicked: {what}"),
+                after: None,
+            }
+        }
+        Err(_) => {
+            tracing::error!(job = %id, kind = %j.kind, "job handler timed out after {limit:?}");
+            JobOutcome::Retry {
+                error: format!("the handler did not finish within {} s", limit.as_secs()),
+                after: None,
+            }
+        }
+    };
+    renewer.abort();
     let kind = j.kind.clone();
     metrics::histogram!("crm_job_duration_seconds", "kind" => kind.clone())
         .record(started.elapsed().as_secs_f64());
@@ -226,19 +302,19 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, fi
     }
     if let JobOutcome::Done = outcome {
         if let Ok(mut v) = finished.lock() {
-            v.push(id);
+            v.push(fence);
             return;
         }
         let _gate = crm_db::write_gate(db).await;
-        if let Err(e) = jobs::complete(db, id).await {
+        if let Err(e) = jobs::complete(db, &fence).await {
             tracing::error!(job = %id, "could not record job outcome: {e}");
         }
         return;
     }
     let _gate = crm_db::write_gate(db).await;
     let res = match outcome {
-        JobOutcome::Done => jobs::complete(db, id).await,
-        JobOutcome::Postpone(at) => jobs::postpone(db, id, at).await,
+        JobOutcome::Done => jobs::complete(db, &fence).await,
+        JobOutcome::Postpone(at) => jobs::postpone(db, &fence, at).await,
         JobOutcome::Retry { error, after } => {
             tracing::warn!(job = %id, kind = %j.kind, attempt = j.attempts, "job failed, will retry: {error}");
             jobs::fail(db, &j, &error, after, false).await
@@ -248,8 +324,12 @@ async fn run_one(db: &DatabaseConnection, registry: &Registry, j: job::Model, fi
             jobs::fail(db, &j, &error, None, true).await
         }
     };
-    if let Err(e) = res {
-        tracing::error!(job = %id, "could not record job outcome: {e}");
+    match res {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(job = %id, "the job was taken over by another runner; this outcome is dropped")
+        }
+        Err(e) => tracing::error!(job = %id, "could not record job outcome: {e}"),
     }
 }
 

@@ -339,23 +339,35 @@ impl H {
                         auto::on_event(&self.db, &j.payload, j.tenant_id.unwrap())
                             .await
                             .unwrap();
-                        jobs::complete(&self.db, j.id).await.unwrap();
+                        jobs::complete(&self.db, &jobs::Fence::of(&j))
+                            .await
+                            .unwrap();
                     }
                     auto::SEND_JOB => {
                         let run: Uuid = j.payload["run_id"].as_str().unwrap().parse().unwrap();
                         match auto::run_send(&self.db, &self.env, run).await.unwrap() {
                             RunOutcome::Postpone(at) => {
-                                jobs::postpone(&self.db, j.id, at).await.unwrap()
+                                jobs::postpone(&self.db, &jobs::Fence::of(&j), at)
+                                    .await
+                                    .unwrap();
                             }
                             RunOutcome::Retry { error, after } => {
                                 jobs::fail(&self.db, &j, &error, after, false)
                                     .await
-                                    .unwrap()
+                                    .unwrap();
                             }
-                            _ => jobs::complete(&self.db, j.id).await.unwrap(),
+                            _ => {
+                                jobs::complete(&self.db, &jobs::Fence::of(&j))
+                                    .await
+                                    .unwrap();
+                            }
                         }
                     }
-                    _ => jobs::complete(&self.db, j.id).await.unwrap(),
+                    _ => {
+                        jobs::complete(&self.db, &jobs::Fence::of(&j))
+                            .await
+                            .unwrap();
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 use crate::helpers::*;
 
-fn crm(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub(crate) fn crm(args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
         .args(args)
         .env_remove("DATABASE_URL")

@@ -16,6 +16,7 @@ mod hsm_api;
 mod hsm_exactly_once;
 mod import;
 mod isolation;
+mod job_fencing;
 mod lead_forms;
 mod leads;
 mod load_guards;
