@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod message_refs;
 pub mod migration;
 pub mod outbox;
+pub mod retention;
 pub mod rollups;
 pub mod testing;
 

@@ -201,6 +201,18 @@ pub struct RetentionArgs {
     /// Failed and unroutable events stay until replayed.
     #[arg(long, env = "CRM_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
     pub webhook_retention_days: u64,
+    /// Days a dispatched outbox event is kept.
+    #[arg(long, env = "CRM_OUTBOX_RETENTION_DAYS", default_value_t = 7)]
+    pub outbox_retention_days: u64,
+    /// Days a session is kept after it expired or was revoked.
+    #[arg(long, env = "CRM_SESSION_RETENTION_DAYS", default_value_t = 30)]
+    pub session_retention_days: u64,
+    /// Hours an expired Meta OAuth state is kept.
+    #[arg(long, env = "CRM_OAUTH_STATE_RETENTION_HOURS", default_value_t = 24)]
+    pub oauth_state_retention_hours: u64,
+    /// Days an audit row is kept (the longest; 0 keeps them forever).
+    #[arg(long, env = "CRM_AUDIT_RETENTION_DAYS", default_value_t = 730)]
+    pub audit_retention_days: u64,
 }
 
 impl Default for RetentionArgs {
@@ -209,6 +221,10 @@ impl Default for RetentionArgs {
             job_retention_hours: 24,
             failed_job_retention_days: 30,
             webhook_retention_days: 30,
+            outbox_retention_days: 7,
+            session_retention_days: 30,
+            oauth_state_retention_hours: 24,
+            audit_retention_days: 730,
         }
     }
 }

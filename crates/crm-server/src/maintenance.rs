@@ -1,7 +1,7 @@
-//! The `maintenance.prune` job: every ten minutes it deletes finished jobs
-//! and processed webhook inbox events past their retention
-//! ([`RetentionArgs`]), in slices, so that the queue's hot tables stay
-//! small. On PostgreSQL it then vacuums the jobs table, whose rows are
+//! The `maintenance.prune` job: every ten minutes it deletes finished jobs,
+//! processed webhook inbox events, dispatched outbox events, expired and
+//! revoked sessions, expired OAuth states and old audit rows past their
+//! retention ([`RetentionArgs`]), in slices, so that no table only grows. On PostgreSQL it then vacuums the jobs table, whose rows are
 //! rewritten on every claim and completion (this matters most where
 //! autovacuum is off or slow).
 
@@ -49,6 +49,29 @@ pub struct Pruned {
     pub done_jobs: u64,
     pub failed_jobs: u64,
     pub inbox_events: u64,
+    pub outbox_events: u64,
+    pub sessions: u64,
+    pub oauth_states: u64,
+    pub audit_rows: u64,
+}
+
+/// Deletes every row of `rule` before `before`, a slice at a time.
+async fn drain(
+    db: &DatabaseConnection,
+    rule: crm_db::retention::Rule,
+    before: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let mut total = 0;
+    loop {
+        let n = {
+            let _gate = crm_db::write_gate(db).await;
+            crm_db::retention::delete_slice(db, rule, before, SLICE).await?
+        };
+        total += n;
+        if n < SLICE {
+            return Ok(total);
+        }
+    }
 }
 
 /// Deletes everything past its retention, `SLICE` rows at a time.
@@ -90,6 +113,30 @@ pub async fn prune(
             break;
         }
     }
+    use crm_db::retention as rt;
+    out.outbox_events = drain(
+        db,
+        rt::DISPATCHED_OUTBOX,
+        now - hours(r.outbox_retention_days.saturating_mul(24)),
+    )
+    .await?;
+    let sessions_before = now - hours(r.session_retention_days.saturating_mul(24));
+    out.sessions = drain(db, rt::EXPIRED_SESSIONS, sessions_before).await?
+        + drain(db, rt::REVOKED_SESSIONS, sessions_before).await?;
+    out.oauth_states = drain(
+        db,
+        rt::EXPIRED_OAUTH_STATES,
+        now - hours(r.oauth_state_retention_hours),
+    )
+    .await?;
+    if r.audit_retention_days > 0 {
+        out.audit_rows = drain(
+            db,
+            rt::AUDIT_ROWS,
+            now - hours(r.audit_retention_days.saturating_mul(24)),
+        )
+        .await?;
+    }
     if crm_db::is_postgres(db) && out.done_jobs + out.failed_jobs > 0 {
         db.execute_unprepared("VACUUM (ANALYZE) jobs").await?;
     }
@@ -118,6 +165,10 @@ pub fn register(reg: &mut Registry, retention: RetentionArgs) {
                                 done_jobs = p.done_jobs,
                                 failed_jobs = p.failed_jobs,
                                 inbox_events = p.inbox_events,
+                                outbox_events = p.outbox_events,
+                                sessions = p.sessions,
+                                oauth_states = p.oauth_states,
+                                audit_rows = p.audit_rows,
                                 "pruned finished work past its retention"
                             );
                         }

@@ -7,7 +7,7 @@
 use chrono::{Duration, Utc};
 use crm_db::entity::{job, webhook_inbox};
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -295,4 +295,142 @@ async fn finished_work_past_its_retention_is_pruned() {
             .unwrap(),
         2
     );
+}
+
+#[tokio::test]
+async fn outbox_sessions_oauth_states_and_old_audit_rows_are_pruned_past_their_retention() {
+    use crm_db::entity::{audit_log, meta_oauth_state, outbox, session};
+    let app = spawn_app_with(&["--worker", "false"]).await;
+    let db = db(&app);
+    let ceo = setup_ceo(&app).await;
+    add_user(&ceo, "vera@acme.test", "seller").await;
+    let _vera = logged_in(&app, "vera@acme.test").await;
+    let _vera_again = logged_in(&app, "vera@acme.test").await;
+    let me = ceo.get("/api/auth/me").await.body;
+    let tenant: uuid::Uuid = me["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    let user: uuid::Uuid = me["user"]["id"].as_str().unwrap().parse().unwrap();
+    let now = Utc::now();
+    let long_ago = now - Duration::days(800);
+
+    // Vera's two sessions: one expired, one revoked, both 40 days ago.
+    let vera_sessions: Vec<session::Model> = session::Entity::find()
+        .filter(session::Column::UserId.ne(user))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(vera_sessions.len(), 2);
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::ExpiresAt,
+            (now - Duration::days(40)).into(),
+        )
+        .filter(session::Column::Id.eq(vera_sessions[0].id))
+        .exec(&db)
+        .await
+        .unwrap();
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::RevokedAt,
+            Some(now - Duration::days(40)).into(),
+        )
+        .filter(session::Column::Id.eq(vera_sessions[1].id))
+        .exec(&db)
+        .await
+        .unwrap();
+    // Outbox: one dispatched long ago, one never dispatched (kept).
+    crm_db::outbox::emit(&db, tenant, "t_old", "x", "1", json!({}))
+        .await
+        .unwrap();
+    crm_db::outbox::emit(&db, tenant, "t_waiting", "x", "2", json!({}))
+        .await
+        .unwrap();
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::DispatchedAt,
+            Some(now - Duration::days(10)).into(),
+        )
+        .filter(outbox::Column::EventType.eq("t_old"))
+        .exec(&db)
+        .await
+        .unwrap();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::CreatedAt, (now - Duration::days(10)).into())
+        .filter(outbox::Column::EventType.eq("t_waiting"))
+        .exec(&db)
+        .await
+        .unwrap();
+    // OAuth states: one expired two days ago, one live.
+    for (hash, expires) in [
+        ("old", now - Duration::days(2)),
+        ("live", now + Duration::minutes(5)),
+    ] {
+        meta_oauth_state::ActiveModel {
+            id: Set(crm_db::new_id()),
+            state_hash: Set(hash.into()),
+            tenant_id: Set(tenant),
+            user_id: Set(user),
+            redirect_uri: Set("http://x/cb".into()),
+            return_path: Set("/".into()),
+            created_at: Set(expires - Duration::minutes(10)),
+            expires_at: Set(expires),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    // Audit: one row older than two years.
+    let first = audit_log::Entity::find().one(&db).await.unwrap().unwrap();
+    audit_log::Entity::update_many()
+        .col_expr(audit_log::Column::At, long_ago.into())
+        .filter(audit_log::Column::Id.eq(first.id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let audit_before = audit_log::Entity::find().count(&db).await.unwrap();
+
+    let p = crm_server::maintenance::prune(&db, &crm_server::config::RetentionArgs::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.outbox_events, p.sessions, p.oauth_states, p.audit_rows),
+        (1, 2, 1, 1),
+        "{p:?}"
+    );
+    assert_eq!(
+        audit_log::Entity::find().count(&db).await.unwrap(),
+        audit_before - 1
+    );
+    let states: Vec<String> = meta_oauth_state::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.state_hash)
+        .collect();
+    assert_eq!(states, ["live"]);
+    assert_eq!(
+        outbox::Entity::find()
+            .filter(outbox::Column::EventType.eq("t_waiting"))
+            .count(&db)
+            .await
+            .unwrap(),
+        1,
+        "an event not dispatched yet is never pruned"
+    );
+    // The CEO's live session still works.
+    assert_eq!(ceo.get("/api/auth/me").await.status, StatusCode::OK);
+    // With the audit retention at 0, audit rows are kept forever.
+    let keep = crm_server::config::RetentionArgs {
+        audit_retention_days: 0,
+        ..Default::default()
+    };
+    audit_log::Entity::update_many()
+        .col_expr(audit_log::Column::At, long_ago.into())
+        .exec(&db)
+        .await
+        .unwrap();
+    let p = crm_server::maintenance::prune(&db, &keep, now)
+        .await
+        .unwrap();
+    assert_eq!(p.audit_rows, 0);
 }
