@@ -278,6 +278,25 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     await expect.poll(() => panel.locator('[data-testid="lead-message"][data-direction="out"]').count(), { timeout: 20_000 }).toBe(2);
     await expect.poll(received, { timeout: 20_000 }).toBe(2);
 
+    // Meta does not answer the next send (503): the message is held as
+    // unconfirmed, never resent on its own; the seller resends it once.
+    await sandboxPost(sandbox, '/faults', { path: '/messages', kind: 'error', code: 2, http_status: 503, message: 'Service temporarily unavailable' });
+    await page.getByTestId('lead-send-template').click();
+    const again = page.getByRole('dialog');
+    await again.getByTestId('lead-send-template-pick').selectOption({ label: `${TEMPLATE} · es · Utility` });
+    await again.getByLabel('Variable {{1}}').fill('Lucía');
+    await again.getByTestId('lead-send-submit').click();
+    await page.getByText('Meta did not confirm the message').first().waitFor();
+    const held = panel.locator('[data-testid="lead-message"][data-status="held"]');
+    await held.waitFor({ timeout: 20_000 });
+    expect(await held.getByTestId('message-held').innerText()).toContain('it may or may not have been delivered');
+    await regionShot(page, 'hsm-10-unconfirmed', panel);
+    expect(await received()).toBe(2);
+    await held.getByTestId('message-resend').click();
+    await page.getByText('Message resent').waitFor();
+    await expect.poll(received, { timeout: 20_000 }).toBe(3);
+    await expect.poll(() => panel.locator('[data-testid="lead-message"][data-status="held"]').count(), { timeout: 20_000 }).toBe(0);
+
     // The same pages in Spanish, for the Spanish guide.
     await page.evaluate(() => localStorage.setItem('crm.lang', 'es'));
     await page.reload();

@@ -315,6 +315,7 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
                 sent_by: Set(None),
                 referral: Set(None),
                 payload: Set(json!({})),
+                idempotency_key: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             });

@@ -666,7 +666,11 @@ export interface paths {
         /**
          * Send an approved template to a lead. Checked before Meta: approved,
          *     parameter count, consent, recipient (ceo/admin/seller; sellers only to
-         *     their own leads).
+         *     their own leads). With an `Idempotency-Key` header, a repeated request
+         *     (same key) sends nothing and answers 200 with the first message. Waits at
+         *     most 10 s for a send slot of the number (503 `send_busy` with
+         *     `Retry-After` otherwise). If Meta does not answer, the message comes back
+         *     `held`: it may or may not have been delivered (resend or dismiss it).
          */
         post: operations["sendHsmTemplate"];
         delete?: never;
@@ -4916,7 +4920,10 @@ export interface operations {
     sendHsmTemplate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters, unique per send (e.g. a UUID) */
+                "Idempotency-Key"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -4928,6 +4935,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description a repeat of an earlier request with the same Idempotency-Key: nothing was sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendView"];
+                };
+            };
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -4936,11 +4952,19 @@ export interface operations {
                     "application/json": components["schemas"]["SendView"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            /** @description invalid_idempotency_key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description template_not_approved, opted_out, no_marketing_consent, meta_send_failed */
+            /** @description template_not_approved, opted_out, no_marketing_consent, meta_send_failed, idempotency_key_reused */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4961,6 +4985,15 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description send_busy (Retry-After) or meta_throttled */
             503: {
                 headers: {
                     [name: string]: unknown;

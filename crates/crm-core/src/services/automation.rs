@@ -1521,6 +1521,7 @@ pub async fn run_send(
         run_id: Some(run.id),
         sent_by: None,
         slot: Some(slot),
+        idempotency_key: None,
     };
     let outcome = match &resend {
         Some(m) => {

@@ -489,8 +489,10 @@ async fn opted_out_and_parameter_mismatch_never_reach_meta() {
             lead_id: l,
             variables: BTreeMap::from([("1".into(), "Ana".into()), ("2".into(), "Acme".into())]),
         },
+        None,
     )
     .await
+    .map(|_| ())
     .unwrap_err();
     assert!(err.to_string().contains("opted out"), "{err}");
     let l2 = h.lead("Beto", Some("+5491155550122"), true, None).await;
@@ -503,8 +505,10 @@ async fn opted_out_and_parameter_mismatch_never_reach_meta() {
             lead_id: l2,
             variables: BTreeMap::from([("1".into(), "Beto".into())]),
         },
+        None,
     )
     .await
+    .map(|_| ())
     .unwrap_err();
     assert!(err.to_string().contains("expects 2 parameter"), "{err}");
     assert!(h.sent().await.is_empty());
@@ -656,6 +660,7 @@ async fn claimed_run(h: &H, template: &str) -> (automation_run::Model, Uuid) {
         sent_by: Set(None),
         referral: Set(None),
         payload: Set(json!({"values": {"body": {"1": "Ana", "2": "Acme"}}, "language": "es"})),
+        idempotency_key: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -592,6 +592,7 @@ pub async fn record_inbound(
             .as_ref()
             .and_then(|r| serde_json::to_value(r).ok())),
         payload: Set(serde_json::to_value(m).unwrap_or(Value::Null)),
+        idempotency_key: Set(None),
         created_at: Set(at),
         updated_at: Set(now),
     })
@@ -938,6 +939,8 @@ pub struct Prepared {
     /// The reserved send slot: the request waits for it (and the
     /// departure gate) right before it leaves.
     pub slot: Option<super::pacing::Slot>,
+    /// The client's `Idempotency-Key` (manual sends).
+    pub idempotency_key: Option<String>,
 }
 
 /// Splits flat variables (`1`, `name`, `header.1`, `button.0`) into sections.
@@ -1187,6 +1190,7 @@ async fn insert_claim(
         sent_by: Set(p.sent_by),
         referral: Set(None),
         payload: Set(json!({"values": p.values, "language": p.template.language})),
+        idempotency_key: Set(p.idempotency_key.clone()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -1447,20 +1451,95 @@ pub struct SendView {
 
 /// `POST hsm/templates/{id}/send`: a manual send, validated before Meta
 /// (approved, parameter count, consent, recipient), paced like automation.
+/// The longest a manual send (a person waiting on the answer) waits for a
+/// send slot of its number: well under the request timeout, so the answer
+/// is never a 408 with the message stuck in `sending`.
+pub const MANUAL_SEND_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// Reserves a send slot for a person's send, or says when to try again.
+pub async fn manual_slot(
+    db: &DatabaseConnection,
+    phone: &str,
+    mps: i32,
+) -> Result<super::pacing::Slot, MetaFail> {
+    match super::pacing::try_reserve(db, phone, mps, MANUAL_SEND_MAX_WAIT).await? {
+        Ok(slot) => Ok(slot),
+        Err(later) => Err(MetaFail::Meta {
+            kind: meta_connection::MetaFailKind::Throttled,
+            code: "send_busy",
+            message: format!(
+                "this WhatsApp number is sending at its limit; try again in {} s",
+                later.as_secs().max(1)
+            ),
+            details: None,
+            retry_after_secs: Some(later.as_secs().max(1)),
+        }),
+    }
+}
+
+/// A message a manual send with this `Idempotency-Key` already created.
+async fn by_idempotency_key(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    key: &str,
+) -> Result<Option<wa_message::Model>, CoreError> {
+    Ok(wa_message::Entity::find()
+        .filter(wa_message::Column::TenantId.eq(tenant_id))
+        .filter(wa_message::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+/// What a repeated `Idempotency-Key` answers: the first send's message,
+/// if it was the same send (same lead and template).
+fn replayed(
+    m: wa_message::Model,
+    lead: &lead::Model,
+    template_id: Uuid,
+) -> Result<SendView, MetaFail> {
+    if m.lead_id != lead.id || m.template_id != Some(template_id) {
+        return Err(CoreError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for another send",
+        )
+        .into());
+    }
+    Ok(SendView {
+        message: m.into(),
+        window: window_of(lead, Utc::now()),
+    })
+}
+
+/// `send_manual`'s answer: the message, and whether it was a repeat of an
+/// earlier request with the same `Idempotency-Key` (nothing was sent).
+pub struct ManualSend {
+    pub view: SendView,
+    pub replayed: bool,
+}
+
 pub async fn send_manual(
     db: &DatabaseConnection,
     env: &MetaEnv,
     ctx: &TenantCtx,
     template_id: Uuid,
     input: &SendInput,
-) -> Result<SendView, MetaFail> {
+    idempotency_key: Option<&str>,
+) -> Result<ManualSend, MetaFail> {
     ctx.require(Permission::MessagesSend)?;
     let l = leads::visible_lead(db, ctx, input.lead_id).await?;
+    if let Some(key) = idempotency_key
+        && let Some(m) = by_idempotency_key(db, ctx.tenant_id, key).await?
+    {
+        return Ok(ManualSend {
+            view: replayed(m, &l, template_id)?,
+            replayed: true,
+        });
+    }
     let t = templates::find(db, ctx.tenant_id, template_id).await?;
     let (values, rendered, recipient) = prepare(&l, &t, &input.variables).map_err(|(_, e)| e)?;
     let (_, phone) = templates::whatsapp_ids(db, ctx.tenant_id).await?;
     let settings = settings_of(db, ctx.tenant_id).await?;
-    let slot = super::pacing::reserve(db, &phone, settings.messages_per_second).await?;
+    let slot = manual_slot(db, &phone, settings.messages_per_second).await?;
     let p = Prepared {
         tenant_id: ctx.tenant_id,
         lead: l.clone(),
@@ -1472,8 +1551,24 @@ pub async fn send_manual(
         run_id: None,
         sent_by: ctx.user_id,
         slot: Some(slot),
+        idempotency_key: idempotency_key.map(str::to_owned),
     };
-    let outcome = send_prepared(db, env, &phone, &p).await?;
+    let outcome = match send_prepared(db, env, &phone, &p).await {
+        Ok(o) => o,
+        Err(e) => {
+            // Two requests with the same key at once: the unique index let
+            // one claim the message; the other answers with it.
+            if let Some(key) = idempotency_key
+                && let Some(m) = by_idempotency_key(db, ctx.tenant_id, key).await?
+            {
+                return Ok(ManualSend {
+                    view: replayed(m, &l, template_id)?,
+                    replayed: true,
+                });
+            }
+            return Err(e.into());
+        }
+    };
     let message_id = match outcome {
         SendOutcome::Sent { message_id, .. } => message_id,
         SendOutcome::Unknown { message_id } => {
@@ -1522,9 +1617,12 @@ pub async fn send_manual(
         .one(db)
         .await?
         .ok_or(CoreError::NotFound("message"))?;
-    Ok(SendView {
-        message: m.into(),
-        window: window_of(&l, Utc::now()),
+    Ok(ManualSend {
+        view: SendView {
+            message: m.into(),
+            window: window_of(&l, Utc::now()),
+        },
+        replayed: false,
     })
 }
 

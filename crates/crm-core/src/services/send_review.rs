@@ -188,7 +188,7 @@ pub async fn resend(
         .unwrap_or_default();
     let (_, phone) = templates::whatsapp_ids(db, ctx.tenant_id).await?;
     let settings = messaging::settings_of(db, ctx.tenant_id).await?;
-    let slot = super::pacing::reserve(db, &phone, settings.messages_per_second).await?;
+    let slot = messaging::manual_slot(db, &phone, settings.messages_per_second).await?;
 
     // Back to `sending` (compare-and-set on `held`), audited in the same
     // transaction; then handed to Meta as an unconfirmed message.
@@ -241,6 +241,7 @@ pub async fn resend(
         run_id: m.run_id,
         sent_by: ctx.user_id,
         slot: Some(slot),
+        idempotency_key: None,
     };
     let outcome = messaging::resend_unconfirmed(db, env, &phone, &p, &fresh).await?;
     if let SendOutcome::Unknown { .. } | SendOutcome::Retry { .. } = outcome {

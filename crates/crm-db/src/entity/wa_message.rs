@@ -32,6 +32,8 @@ pub struct Model {
     /// Click-to-WhatsApp referral of an inbound message.
     pub referral: Option<Json>,
     pub payload: Json,
+    /// The client's `Idempotency-Key` of a manual send (unique per tenant).
+    pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -146,24 +146,56 @@ async fn sync_templates(State(s): State<AppState>, auth: Authed) -> ApiResult<Ap
 
 /// Send an approved template to a lead. Checked before Meta: approved,
 /// parameter count, consent, recipient (ceo/admin/seller; sellers only to
-/// their own leads).
+/// their own leads). With an `Idempotency-Key` header, a repeated request
+/// (same key) sends nothing and answers 200 with the first message. Waits at
+/// most 10 s for a send slot of the number (503 `send_busy` with
+/// `Retry-After` otherwise). If Meta does not answer, the message comes back
+/// `held`: it may or may not have been delivered (resend or dismiss it).
 #[utoipa::path(operation_id = "sendHsmTemplate", post, path = "/api/crm/marketing/hsm/templates/{id}/send", tag = "hsm",
-    params(("id" = Uuid, Path)), request_body = SendInput,
-    responses((status = 201, body = SendView), (status = 401, body = ErrorBody),
+    params(("id" = Uuid, Path),
+           ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters, unique per send (e.g. a UUID)")),
+    request_body = SendInput,
+    responses((status = 201, body = SendView), (status = 200, body = SendView, description = "a repeat of an earlier request with the same Idempotency-Key: nothing was sent"),
+              (status = 400, body = ErrorBody, description = "invalid_idempotency_key"),
+              (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "template_not_approved, opted_out, no_marketing_consent, meta_send_failed"),
+              (status = 409, body = ErrorBody, description = "template_not_approved, opted_out, no_marketing_consent, meta_send_failed, idempotency_key_reused"),
               (status = 422, body = ErrorBody, description = "parameter_count_mismatch, no_recipient"),
-              (status = 503, body = ErrorBody)))]
+              (status = 502, body = ErrorBody),
+              (status = 503, body = ErrorBody, description = "send_busy (Retry-After) or meta_throttled")))]
 async fn send_template(
     State(s): State<AppState>,
     auth: Authed,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<SendInput>,
 ) -> ApiResult<(StatusCode, ApiJson<SendView>)> {
-    let v = msg::send_manual(&s.db, &s.meta, &auth, id, &input)
+    let key = idempotency_key(&headers)?;
+    let sent = msg::send_manual(&s.db, &s.meta, &auth, id, &input, key.as_deref())
         .await
         .map_err(api_error)?;
-    Ok((StatusCode::CREATED, ApiJson(v)))
+    let status = if sent.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, ApiJson(sent.view)))
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &axum::http::HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k.to_owned()))
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
 }
 
 /// Automation rules with their last-7-days counts; starter rules (disabled)

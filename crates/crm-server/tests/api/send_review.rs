@@ -203,3 +203,87 @@ async fn the_resend_setting_is_off_by_default_and_audited() {
         "{items:?}"
     );
 }
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_sends_once_and_a_full_number_answers_send_busy() {
+    let (app, ceo, _, _) = ready().await;
+    let t = approved_template(&app, &ceo, "hsm_idempotente", "UTILITY").await;
+    let tid = t["id"].as_str().unwrap();
+    let send = format!("/api/crm/marketing/hsm/templates/{tid}/send");
+    let ana = lead_with_phone(&ceo, "Ana Pérez", "+5491155550301").await;
+    let post = |key: Option<&'static str>, lead: String| {
+        let c = ceo.http.clone();
+        let url = format!("{}{}", ceo.base, send);
+        let csrf = ceo.csrf.clone().unwrap_or_default();
+        async move {
+            let mut rb = c
+                .post(url)
+                .header("x-csrf-token", csrf)
+                .json(&json!({"lead_id": lead, "variables": {"1": "Ana", "2": "Marta"}}));
+            if let Some(k) = key {
+                rb = rb.header("idempotency-key", k);
+            }
+            let r = rb.send().await.unwrap();
+            let status = r.status();
+            let retry = r.headers().get("retry-after").cloned();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body, retry)
+        }
+    };
+    let before = sent_by_sandbox(&app).await.len();
+    let (s1, b1, _) = post(Some("envio-ana-1"), ana.clone()).await;
+    assert_eq!(s1, StatusCode::CREATED, "{b1}");
+    let (s2, b2, _) = post(Some("envio-ana-1"), ana.clone()).await;
+    assert_eq!(s2, StatusCode::OK, "{b2}");
+    assert_eq!(b1["message"]["id"], b2["message"]["id"]);
+    assert_eq!(sent_by_sandbox(&app).await.len(), before + 1);
+    // The same key for another send is refused; a malformed key too.
+    let beto = lead_with_phone(&ceo, "Beto Gómez", "+5491155550302").await;
+    let (s3, b3, _) = post(Some("envio-ana-1"), beto).await;
+    assert_eq!(s3, StatusCode::CONFLICT, "{b3}");
+    assert_eq!(b3["error"]["code"], "idempotency_key_reused");
+    let (s4, b4, _) = post(Some("con espacios"), ana.clone()).await;
+    assert_eq!(s4, StatusCode::BAD_REQUEST, "{b4}");
+    assert_eq!(b4["error"]["code"], "invalid_idempotency_key");
+    assert_eq!(sent_by_sandbox(&app).await.len(), before + 1);
+
+    // One message a second on this number, and 14 people at once: the sends
+    // that would wait more than 10 s for a slot are refused at once with
+    // send_busy and Retry-After, never left hanging.
+    let r = ceo
+        .req(
+            Method::PUT,
+            "/api/crm/marketing/hsm/settings",
+            Some(json!({"opt_out_keywords": ["STOP"], "messages_per_second": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mut leads = vec![];
+    for i in 0..14 {
+        leads.push(
+            lead_with_phone(
+                &ceo,
+                &format!("Cliente {i}"),
+                &format!("+54911555504{i:02}"),
+            )
+            .await,
+        );
+    }
+    let before = sent_by_sandbox(&app).await.len();
+    let answers = futures::future::join_all(leads.into_iter().map(|l| post(None, l))).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::CREATED)
+        .count();
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    for (_, b, retry) in &busy {
+        assert_eq!(b["error"]["code"], "send_busy", "{b}");
+        assert!(retry.is_some(), "{b}");
+    }
+    assert_eq!(created + busy.len(), 14, "{answers:?}");
+    assert_eq!(sent_by_sandbox(&app).await.len(), before + created);
+}

@@ -5,6 +5,7 @@ import { setCsrfToken } from '../../api/client';
 import { changeLanguage } from '../../i18n';
 import { CEO_PERMISSIONS, SELLER_PERMISSIONS, installFakeApi, sessionFor, type Handler } from '../../test/fakeApi';
 import { renderApp } from '../../test/renderApp';
+import { idempotencyKey } from './components/LeadMessagingPanel';
 
 beforeEach(async () => {
   await changeLanguage('en');
@@ -319,5 +320,16 @@ describe('LeadMessagingPanel on the lead page', () => {
     await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/crm/marketing/hsm/messages/m4/resend')).toBe(true));
     await user.click(within(note).getByTestId('message-dismiss'));
     await waitFor(() => expect(calls.some((c) => c.method === 'POST' && c.path === '/api/crm/marketing/hsm/messages/m4/dismiss')).toBe(true));
+  });
+});
+
+describe('idempotencyKey', () => {
+  it('is the same for a repeated send and differs when the template or a value changes', () => {
+    const a = idempotencyKey('d1', 't1', { '1': 'Ana', '2': 'Marta' });
+    expect(idempotencyKey('d1', 't1', { '2': 'Marta', '1': 'Ana' })).toBe(a);
+    expect(idempotencyKey('d1', 't1', { '1': 'Ana', '2': 'Marto' })).not.toBe(a);
+    expect(idempotencyKey('d1', 't2', { '1': 'Ana', '2': 'Marta' })).not.toBe(a);
+    expect(idempotencyKey('d2', 't1', { '1': 'Ana', '2': 'Marta' })).not.toBe(a);
+    expect(a).toMatch(/^[\x21-\x7e]{1,255}$/);
   });
 });

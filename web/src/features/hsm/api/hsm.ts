@@ -168,9 +168,11 @@ export function useLeadMessaging(leadId: string, enabled = true) {
 export function useSendTemplate(leadId: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ templateId, variables }: { templateId: string; variables: Record<string, string> }): Promise<SendResult> => {
+    mutationFn: ({ templateId, variables, idempotencyKey }: { templateId: string; variables: Record<string, string>; idempotencyKey: string }): Promise<SendResult> => {
       const body: SendInput = { lead_id: leadId, variables };
-      return unwrap(api.POST('/api/crm/marketing/hsm/templates/{id}/send', { params: { path: { id: templateId } }, body }));
+      return unwrap(
+        api.POST('/api/crm/marketing/hsm/templates/{id}/send', { params: { path: { id: templateId }, header: { 'Idempotency-Key': idempotencyKey } }, body }),
+      );
     },
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: [...HSM_KEY, 'lead', leadId] });

@@ -61,7 +61,12 @@ function HeldReview({ m, leadId, canSend }: { m: Message; leadId: string; canSen
             icon={<RotateCcw size={14} aria-hidden />}
             loading={resend.isPending}
             disabled={dismiss.isPending}
-            onClick={() => resend.mutate(m.id, { onSuccess: () => toast.success(t('hsm:lead.resent')), onError: (err) => toast.error(errorMessage(tc, err)) })}
+            onClick={() =>
+              resend.mutate(m.id, {
+                onSuccess: (r) => (r.message.status === 'held' ? toast.error(t('hsm:lead.heldToast')) : toast.success(t('hsm:lead.resent'))),
+                onError: (err) => toast.error(errorMessage(tc, err)),
+              })
+            }
             data-testid="message-resend"
           >
             {t('hsm:lead.resend')}
@@ -198,6 +203,14 @@ function ConsentBadges({ data }: { data: LeadMessaging }) {
   );
 }
 
+/** The Idempotency-Key of a send: the dialog's id, the template and a hash of the values. */
+export function idempotencyKey(dialogKey: string, templateId: string, variables: Record<string, string>): string {
+  const text = JSON.stringify(Object.entries(variables).sort(([a], [b]) => a.localeCompare(b)));
+  let h = 5381;
+  for (let i = 0; i < text.length; i++) h = ((h * 33) ^ text.charCodeAt(i)) >>> 0;
+  return `${dialogKey}.${templateId}.${h.toString(36)}`;
+}
+
 /** A user-readable reason a send was refused. */
 export function sendErrorText(t: (k: string, o?: Record<string, unknown>) => string, tc: Parameters<typeof errorMessage>[0], err: unknown): string {
   if (err instanceof ApiError) {
@@ -216,6 +229,9 @@ function SendTemplateDialog({ leadId, leadName, messaging, onClose }: { leadId: 
   const send = useSendTemplate(leadId);
   const [tplId, setTplId] = useState('');
   const [values, setValues] = useState<Record<string, string>>({});
+  // One key per dialog and content: tapping "send" again after a lost answer
+  // (a phone network) returns the first message instead of sending twice.
+  const [dialogKey] = useState(() => crypto.randomUUID());
   const tpl: Template | undefined = templates.data?.find((x) => x.id === tplId);
   const blockedMarketing = !!tpl && tpl.needs_marketing_consent && !messaging.consent.can_receive_marketing;
   const blockedOptOut = messaging.consent.opted_out;
@@ -226,10 +242,12 @@ function SendTemplateDialog({ leadId, leadName, messaging, onClose }: { leadId: 
     const variables: Record<string, string> = {};
     for (const k of tpl.variables) variables[k] = values[k]?.trim() ?? '';
     send.mutate(
-      { templateId: tpl.id, variables },
+      { templateId: tpl.id, variables, idempotencyKey: idempotencyKey(dialogKey, tpl.id, variables) },
       {
-        onSuccess: () => {
-          toast.success(t('hsm:lead.sent'));
+        onSuccess: (r) => {
+          if (r.message.status === 'held') toast.error(t('hsm:lead.heldToast'));
+          else if (r.message.status === 'failed') toast.error(t('hsm:lead.error', { code: r.message.error_code ?? '—', message: r.message.error_message ?? '' }));
+          else toast.success(t('hsm:lead.sent'));
           onClose();
         },
       },
