@@ -290,7 +290,9 @@ describe('HSM Automation in the browser, through the Meta sandbox', () => {
     const held = panel.locator('[data-testid="lead-message"][data-status="held"]');
     await held.waitFor({ timeout: 20_000 });
     expect(await held.getByTestId('message-held').innerText()).toContain('it may or may not have been delivered');
-    await regionShot(page, 'hsm-10-unconfirmed', panel);
+    await held.scrollIntoViewIfNeeded();
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await held.screenshot({ path: join(SCREENSHOT_DIR, 'hsm-10-unconfirmed.png') });
     expect(await received()).toBe(2);
     await held.getByTestId('message-resend').click();
     await page.getByText('Message resent').waitFor();
