@@ -529,6 +529,7 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
         &accounts::NewApiToken {
             name: "bench".into(),
             role: Role::Admin,
+            expires_in_days: None,
         },
     )
     .await

@@ -1541,6 +1541,11 @@ export interface components {
         ApiTokenView: {
             /** Format: date-time */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description When the token stops working; null: until it is revoked.
+             */
+            expires_at?: string | null;
             /** Format: uuid */
             id: string;
             /** Format: date-time */
@@ -2374,6 +2379,12 @@ export interface components {
          */
         Model: "cohort" | "activity";
         NewApiToken: {
+            /**
+             * Format: int32
+             * @description Days until the token stops working (1 to 3650); absent: until it is
+             *     revoked.
+             */
+            expires_in_days?: number | null;
             name: string;
             role: components["schemas"]["Role"];
         };

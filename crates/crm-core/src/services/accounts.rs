@@ -78,6 +78,8 @@ pub struct ApiTokenView {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the token stops working; null: until it is revoked.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<api_token::Model> for ApiTokenView {
@@ -89,6 +91,7 @@ impl From<api_token::Model> for ApiTokenView {
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked_at: t.revoked_at,
+            expires_at: t.expires_at,
         }
     }
 }
@@ -573,13 +576,25 @@ pub async fn resolve_api_token(
     else {
         return Ok(None);
     };
-    if t.revoked_at.is_some() {
+    let now = Utc::now();
+    if t.revoked_at.is_some() || t.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
     let Some(role) = Role::parse(&t.role) else {
         return Ok(None);
     };
-    let now = Utc::now();
+    // A token stops working when the person who created it is disabled
+    // (revoke it and create another under an active user to keep an
+    // integration running).
+    if let Some(creator) = t.created_by {
+        let active = user::Entity::find_by_id(creator)
+            .one(db)
+            .await?
+            .is_some_and(|u| u.status == "active");
+        if !active {
+            return Ok(None);
+        }
+    }
     if t.last_used_at
         .is_none_or(|at| now - at > Duration::minutes(1))
     {
@@ -734,6 +749,11 @@ pub struct NewApiToken {
     #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     pub role: Role,
+    /// Days until the token stops working (1 to 3650); absent: until it is
+    /// revoked.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<u32>,
 }
 
 pub async fn create_token(
@@ -744,6 +764,16 @@ pub async fn create_token(
     ctx.require(Permission::TokensManage)?;
     check_grant(ctx, input.role)?;
     let name = validate::name("name", &input.name, 120)?;
+    let expires_at = match input.expires_in_days {
+        None => None,
+        Some(d @ 1..=3650) => Some(Utc::now() + Duration::days(i64::from(d))),
+        Some(_) => {
+            return Err(CoreError::validation(
+                "invalid_expiry",
+                "expires_in_days must be between 1 and 3650",
+            ));
+        }
+    };
     let secret = secrets::new_secret(TOKEN_PREFIX);
     let txn = db.begin_with_options(crm_db::write_txn()).await?;
     let t = api_token::ActiveModel {
@@ -756,6 +786,7 @@ pub async fn create_token(
         created_at: Set(Utc::now()),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
     }
     .insert(&txn)
     .await?;
@@ -765,7 +796,7 @@ pub async fn create_token(
         "api_token.create",
         "api_token",
         Some(t.id.to_string()),
-        json!({"name": t.name, "role": t.role}),
+        json!({"name": t.name, "role": t.role, "expires_at": t.expires_at}),
     )
     .await?;
     txn.commit().await?;

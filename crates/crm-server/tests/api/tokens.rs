@@ -84,3 +84,82 @@ async fn only_ceo_and_admin_manage_tokens_and_only_ceo_grants_ceo() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_token_stops_working_when_it_expires_or_its_creator_is_disabled() {
+    use crate::meta_support::db;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn_app().await;
+    let ceo = setup_ceo(&app).await;
+    // Expiry: chosen at creation, shown, and enforced.
+    let r = ceo
+        .post(
+            "/api/tokens",
+            json!({"name": "zapier 30 días", "role": "admin", "expires_in_days": 30}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let expiring = r.body["secret"].as_str().unwrap().to_owned();
+    let id = r.body["token"]["id"].as_str().unwrap().to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(r.body["token"]["expires_at"].as_str().unwrap())
+        .unwrap();
+    let days = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((29 * 24..=30 * 24).contains(&days), "{days}");
+    let tok = Client::with_token(&app, &expiring);
+    assert_eq!(tok.get("/api/auth/me").await.status, StatusCode::OK);
+    crm_db::entity::api_token::Entity::update_many()
+        .col_expr(
+            crm_db::entity::api_token::Column::ExpiresAt,
+            Some(chrono::Utc::now() - chrono::Duration::minutes(1)).into(),
+        )
+        .filter(crm_db::entity::api_token::Column::Id.eq(id.parse::<uuid::Uuid>().unwrap()))
+        .exec(&db(&app))
+        .await
+        .unwrap();
+    let r = tok.get("/api/auth/me").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{:?}", r.body);
+    for bad in [0, 3651] {
+        let r = ceo
+            .post(
+                "/api/tokens",
+                json!({"name": "x", "role": "admin", "expires_in_days": bad}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+    // Creator disabled: the admin's token stops working with them.
+    let admin_id = add_user(&ceo, "ada@acme.test", "admin").await;
+    let ada = logged_in(&app, "ada@acme.test").await;
+    let r = ada
+        .post(
+            "/api/tokens",
+            json!({"name": "integración de Ada", "role": "seller"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let adas = Client::with_token(&app, r.body["secret"].as_str().unwrap());
+    assert_eq!(adas.get("/api/leads").await.status, StatusCode::OK);
+    let r = ceo
+        .patch(
+            &format!("/api/team/{admin_id}"),
+            json!({"status": "disabled"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        adas.get("/api/leads").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Enabled again: it works again (it was never revoked).
+    ceo.patch(
+        &format!("/api/team/{admin_id}"),
+        json!({"status": "active"}),
+    )
+    .await;
+    assert_eq!(adas.get("/api/leads").await.status, StatusCode::OK);
+}

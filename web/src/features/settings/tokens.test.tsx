@@ -59,7 +59,7 @@ describe('API tokens page', () => {
 
     const del = calls.find((c) => c.method === 'DELETE');
     expect([del?.path, del?.headers.get('X-CSRF-Token')]).toEqual(['/api/tokens/tk1', 'csrf-ceo']);
-    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ name: 'Zapier', role: 'marketing' });
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ name: 'Zapier', role: 'marketing', expires_in_days: 90 });
   });
 
   it('shows a load failure as an error with retry', async () => {

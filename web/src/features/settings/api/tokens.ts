@@ -11,7 +11,7 @@ export function useTokens() {
 export function useCreateToken() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { name: string; role: Role }): Promise<CreatedToken> => unwrap(api.POST('/api/tokens', { body })),
+    mutationFn: (body: { name: string; role: Role; expires_in_days?: number }): Promise<CreatedToken> => unwrap(api.POST('/api/tokens', { body })),
     onSuccess: () => client.invalidateQueries({ queryKey: TOKENS_KEY }),
   });
 }

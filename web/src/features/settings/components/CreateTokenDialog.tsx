@@ -11,12 +11,14 @@ export function CreateTokenDialog({ open, onClose }: { open: boolean; onClose: (
   const create = useCreateToken();
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('seller');
+  const [expiry, setExpiry] = useState('90');
   const [touched, setTouched] = useState(false);
   const [created, setCreated] = useState<CreatedToken | null>(null);
 
   const close = () => {
     setName('');
     setRole('seller');
+    setExpiry('90');
     setTouched(false);
     setCreated(null);
     create.reset();
@@ -27,7 +29,8 @@ export function CreateTokenDialog({ open, onClose }: { open: boolean; onClose: (
     e.preventDefault();
     setTouched(true);
     if (!name.trim()) return;
-    create.mutate({ name: name.trim(), role }, { onSuccess: (result) => setCreated(result) });
+    const expires_in_days = expiry === 'never' ? undefined : Number(expiry);
+    create.mutate({ name: name.trim(), role, expires_in_days }, { onSuccess: (result) => setCreated(result) });
   };
 
   if (created) {
@@ -74,6 +77,17 @@ export function CreateTokenDialog({ open, onClose }: { open: boolean; onClose: (
           onChange={(e) => setRole(e.target.value as Role)}
           hint={t(`roleDescriptions.${role}`)}
           options={ROLES.map((r) => ({ value: r, label: t(`roles.${r}`) }))}
+        />
+        <SelectField
+          label={t('tokens.expiry')}
+          name="expiry"
+          value={expiry}
+          onChange={(e) => setExpiry(e.target.value)}
+          hint={t('tokens.expiryHint')}
+          options={[
+            ...['30', '90', '365'].map((d) => ({ value: d, label: t('tokens.expiryDays', { count: Number(d) }) })),
+            { value: 'never', label: t('tokens.expiryNever') },
+          ]}
         />
         <InlineError error={create.error} />
         <div className="dialog-actions">

@@ -29,9 +29,21 @@ export function TokensPage() {
       render: (tok) => (tok.last_used_at ? <span title={formatDateTime(tok.last_used_at, locale, tz)}>{formatRelative(tok.last_used_at, locale)}</span> : <span className="muted">{t('tokens.neverUsed')}</span>),
     },
     {
+      key: 'expires',
+      header: t('tokens.expires'),
+      render: (tok) => (tok.expires_at ? formatDateTime(tok.expires_at, locale, tz) : <span className="muted">{t('tokens.noExpiry')}</span>),
+    },
+    {
       key: 'status',
       header: t('tokens.status'),
-      render: (tok) => (tok.revoked_at ? <Badge tone="neutral">{t('tokens.revoked')}</Badge> : <Badge tone="success">{t('tokens.active')}</Badge>),
+      render: (tok) =>
+        tok.revoked_at ? (
+          <Badge tone="neutral">{t('tokens.revoked')}</Badge>
+        ) : tok.expires_at && new Date(tok.expires_at).getTime() <= Date.now() ? (
+          <Badge tone="neutral">{t('tokens.expired')}</Badge>
+        ) : (
+          <Badge tone="success">{t('tokens.active')}</Badge>
+        ),
     },
     {
       key: 'actions',
