@@ -330,6 +330,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     name: a.name,
                     email: a.email,
                     password,
+                    setup_token: None,
                 },
                 None,
                 Some("crm-cli".into()),

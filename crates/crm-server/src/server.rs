@@ -25,6 +25,9 @@ pub struct RunningServer {
     read_log: JoinHandle<()>,
     /// The in-process Meta sandbox (`--meta-sandbox`), e.g. `http://127.0.0.1:PORT`.
     pub meta_sandbox_url: Option<String>,
+    /// The one-time first-run setup token, in production while no user
+    /// exists (what `crm serve` printed).
+    pub setup_token: Option<String>,
     meta_sandbox: Option<meta_sandbox::Sandbox>,
 }
 
@@ -82,6 +85,14 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
     let keyring = crate::meta::load_keyring(&args.keys, &args.data_dir, args.production)?;
     let db = crm_db::connect(&args.db.database_url, args.db.db_max_connections).await?;
     crm_db::migrate(&db).await?;
+    // In production, nobody may claim a fresh server through the web before
+    // its operator: the first-run setup needs a token only this process's
+    // output shows (or `crm setup` on the machine).
+    let setup_token = if args.production && crm_core::services::accounts::needs_setup(&db).await? {
+        Some(crm_core::secrets::new_secret("crm_setup_"))
+    } else {
+        None
+    };
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = args.public_url(addr);
@@ -113,8 +124,19 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         )),
         ingester: crm_core::services::webhooks::Ingester::start(db.clone()),
         telemetry: Arc::new(crate::telemetry::Telemetry::new()),
+        setup_token_hash: setup_token
+            .as_deref()
+            .map(|t| Arc::from(crm_core::secrets::sha256_hex(t).as_str())),
         cfg: Arc::new(args),
     };
+    if let Some(token) = &setup_token {
+        // Printed, never logged: the operator reads it from this terminal.
+        println!(
+            "First-run setup: open {}/setup and enter this one-time setup token: {token}\n\
+             (or run `crm setup` on this machine)",
+            state.public_url
+        );
+    }
     let stop = CancellationToken::new();
     let app = crate::app::build(state.clone());
     let http_stop = stop.clone();
@@ -149,6 +171,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         http,
         worker,
         read_log,
+        setup_token,
         meta_sandbox_url: sandbox_target.map(|t| t.base_url),
         meta_sandbox,
     })

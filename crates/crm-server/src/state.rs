@@ -24,4 +24,7 @@ pub struct AppState {
     pub ingester: crm_core::services::webhooks::Ingester,
     /// The gauges `/metrics` reads from the database at each scrape.
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// In production, the first-run setup needs this one-time token (its
+    /// SHA-256), printed by `crm serve` at a start with no user yet.
+    pub setup_token_hash: Option<Arc<str>>,
 }

@@ -3082,6 +3082,11 @@ export interface components {
             locale?: string;
             name: string;
             password: string;
+            /**
+             * @description In production: the one-time token `crm serve` printed at its first
+             *     start (see `GET /api/setup`'s `needs_setup_token`).
+             */
+            setup_token?: string | null;
             tenant_name: string;
             timezone?: string;
         };
@@ -3093,6 +3098,11 @@ export interface components {
             meta_sandbox: boolean;
             /** @description True while no user exists: the first-run setup is open. */
             needs_setup: boolean;
+            /**
+             * @description True in production while setup is open: `POST /api/setup` needs the
+             *     one-time `setup_token` that `crm serve` printed.
+             */
+            needs_setup_token: boolean;
         };
         SignedRequestForm: {
             signed_request: string;
@@ -6630,6 +6640,15 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            /** @description setup_token_invalid: production needs the setup token `crm serve` printed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description setup_already_done */
             409: {
                 headers: {

@@ -61,6 +61,38 @@ describe('app shell', () => {
     expect(router.state.location.pathname).toBe('/');
   });
 
+  it('asks a production server for the setup token it printed, and explains a wrong one in Spanish', async () => {
+    const ceo = sessionFor('ceo', CEO_PERMISSIONS);
+    let setupDone = false;
+    const { calls } = installFakeApi({
+      'GET /api/setup': () => ({ status: 200, body: { needs_setup: !setupDone, needs_setup_token: !setupDone } }),
+      'GET /api/auth/me': () => (setupDone ? { status: 200, body: ceo } : anonymous({} as never)),
+      'POST /api/setup': (req) => {
+        if ((req.body as { setup_token?: string }).setup_token !== 'crm_setup_abc') {
+          return { status: 403, body: { error: { code: 'setup_token_invalid', message: 'enter the token' } } };
+        }
+        setupDone = true;
+        return { status: 201, body: ceo };
+      },
+    });
+    renderApp('/setup');
+    const user = userEvent.setup({ delay: null });
+    const token = await screen.findByLabelText('Token de configuración');
+    await user.type(token, 'crm_setup_wrong');
+    await user.type(screen.getByLabelText('Nombre de la empresa'), 'Acme');
+    await user.type(screen.getByLabelText('Tu nombre'), 'Ana Pérez');
+    await user.type(screen.getByLabelText('Correo electrónico'), 'ana@acme.test');
+    await user.type(screen.getByLabelText('Contraseña'), 'correct horse battery');
+    await user.type(screen.getByLabelText('Repite la contraseña'), 'correct horse battery');
+    await user.click(screen.getByRole('button', { name: 'Crear empresa y entrar' }));
+    expect(await screen.findByText(/Token de configuración incorrecto/)).toBeInTheDocument();
+    await user.clear(token);
+    await user.type(token, 'crm_setup_abc');
+    await user.click(screen.getByRole('button', { name: 'Crear empresa y entrar' }));
+    expect(await screen.findByRole('heading', { name: 'Hola, Ana' })).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === 'POST').map((c) => (c.body as { setup_token?: string }).setup_token)).toEqual(['crm_setup_wrong', 'crm_setup_abc']);
+  });
+
   it('shows the CEO every section the permissions allow', async () => {
     installFakeApi({ 'GET /api/setup': ready, 'GET /api/auth/me': () => ({ status: 200, body: sessionFor('ceo', CEO_PERMISSIONS) }) });
     renderApp('/');

@@ -180,6 +180,10 @@ pub struct SetupInput {
     pub email: String,
     #[schema(min_length = 10, max_length = 256)]
     pub password: String,
+    /// In production: the one-time token `crm serve` printed at its first
+    /// start (see `GET /api/setup`'s `needs_setup_token`).
+    #[serde(default)]
+    pub setup_token: Option<String>,
 }
 
 /// A resolved, live session.

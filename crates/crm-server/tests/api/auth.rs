@@ -225,3 +225,55 @@ async fn the_api_rate_limit_answers_429_with_retry_after() {
     assert_eq!(limited.code(), "rate_limited");
     assert!(limited.headers.get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn in_production_the_first_run_setup_needs_the_printed_one_time_token() {
+    // 32 zero bytes, base64: a master key for the test.
+    let key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let app = spawn_app_with(&[
+        "--production",
+        "--public-url",
+        "https://crm.example.test",
+        "--master-key",
+        key,
+    ])
+    .await;
+    let token = app
+        .server
+        .as_ref()
+        .unwrap()
+        .setup_token
+        .clone()
+        .expect("a production server with no user has a setup token");
+    let c = Client::new(&app);
+    let st = c.get("/api/setup").await.body;
+    assert_eq!(st["needs_setup"], true);
+    assert_eq!(st["needs_setup_token"], true);
+    let body = |t: Option<&str>| {
+        let mut b = json!({"tenant_name": "Acme", "name": "Carla", "email": "carla@acme.test",
+                           "password": PASSWORD});
+        if let Some(t) = t {
+            b["setup_token"] = json!(t);
+        }
+        b
+    };
+    for wrong in [None, Some("crm_setup_not-the-token")] {
+        let r = c.post("/api/setup", body(wrong)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        assert_eq!(r.code(), "setup_token_invalid");
+    }
+    let r = c.post("/api/setup", body(Some(&token))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let st = c.get("/api/setup").await.body;
+    assert_eq!(
+        (st["needs_setup"].clone(), st["needs_setup_token"].clone()),
+        (json!(false), json!(false))
+    );
+    // Outside production the setup is open as before (the demo, tests).
+    let dev = spawn_app().await;
+    assert!(dev.server.as_ref().unwrap().setup_token.is_none());
+    assert_eq!(
+        Client::new(&dev).get("/api/setup").await.body["needs_setup_token"],
+        false
+    );
+}

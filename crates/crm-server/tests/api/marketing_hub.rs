@@ -48,6 +48,7 @@ async fn world() -> World {
             name: "Carla".into(),
             email: "ceo@acme.test".into(),
             password: "correct-horse-42".into(),
+            setup_token: None,
         },
         None,
         None,

@@ -21,8 +21,11 @@ export async function fetchSession(): Promise<SessionInfo | null> {
   }
 }
 
-/** `meta_sandbox`: Meta is the local sandbox (`crm demo`, `--meta-sandbox`). */
-export async function fetchSetupStatus(): Promise<{ needs_setup: boolean; meta_sandbox?: boolean }> {
+/**
+ * `meta_sandbox`: Meta is the local sandbox (`crm demo`, `--meta-sandbox`);
+ * `needs_setup_token`: production's first-run setup needs the token `crm serve` printed.
+ */
+export async function fetchSetupStatus(): Promise<{ needs_setup: boolean; meta_sandbox?: boolean; needs_setup_token?: boolean }> {
   return unwrap(api.GET('/api/setup'));
 }
 

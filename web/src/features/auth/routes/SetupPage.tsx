@@ -22,6 +22,7 @@ interface FormState {
   email: string;
   password: string;
   confirm: string;
+  setup_token: string;
 }
 
 export function validateSetup(form: FormState): Partial<Record<keyof FormState, string>> {
@@ -52,6 +53,7 @@ export function SetupPage() {
     email: '',
     password: '',
     confirm: '',
+    setup_token: '',
   }));
   const [touched, setTouched] = useState(false);
 
@@ -68,9 +70,16 @@ export function SetupPage() {
     e.preventDefault();
     setTouched(true);
     if (Object.keys(validateSetup(form)).length > 0) return;
-    const { confirm: _confirm, ...body } = form;
+    if (status.data?.needs_setup_token && !form.setup_token.trim()) return;
+    const { confirm: _confirm, setup_token, ...body } = form;
     setup.mutate(
-      { ...body, tenant_name: body.tenant_name.trim(), name: body.name.trim(), email: body.email.trim() },
+      {
+        ...body,
+        tenant_name: body.tenant_name.trim(),
+        name: body.name.trim(),
+        email: body.email.trim(),
+        ...(status.data.needs_setup_token ? { setup_token: setup_token.trim() } : {}),
+      },
       { onSuccess: () => navigate('/', { replace: true }) },
     );
   };
@@ -78,6 +87,17 @@ export function SetupPage() {
   return (
     <AuthShell title={t('setup.title')} subtitle={t('setup.subtitle')} wide>
       <form className="form" onSubmit={onSubmit} noValidate>
+        {status.data.needs_setup_token && (
+          <TextField
+            label={t('setup.setupToken')}
+            name="setup_token"
+            autoComplete="off"
+            value={form.setup_token}
+            onChange={set('setup_token')}
+            hint={t('setup.setupTokenHint')}
+            error={touched && !form.setup_token.trim() ? t('validation.required') : undefined}
+          />
+        )}
         <fieldset className="form-section">
           <legend>{t('setup.companySection')}</legend>
           <TextField label={t('setup.tenantName')} name="tenant_name" value={form.tenant_name} onChange={set('tenant_name')} error={err('tenant_name')} autoFocus />
