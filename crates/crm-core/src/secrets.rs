@@ -37,6 +37,26 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     }
 }
 
+/// [`verify_password`] on the blocking thread pool, on at most half the CPUs
+/// at a time: Argon2 takes tens of milliseconds of CPU on purpose, and a flood of
+/// login attempts run on the async workers would stall every other request.
+/// Attempts past the limit wait their turn.
+pub async fn verify_password_off_thread(password: &str, hash: &str) -> bool {
+    static LIMIT: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let limit = LIMIT.get_or_init(|| {
+        // Half the CPUs (at least one): the other half keeps serving.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new((cpus / 2).max(1))
+    });
+    let Ok(_permit) = limit.acquire().await else {
+        return false;
+    };
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 /// A hash to verify against when the user does not exist, so that a login for
 /// an unknown email costs the same time as one with a wrong password.
 pub fn dummy_hash() -> &'static str {

@@ -42,25 +42,43 @@ impl FromRequestParts<AppState> for ClientInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts, state.cfg.trust_proxy))
+        Ok(client_info(parts, proxy_hops(state)))
     }
 }
 
-pub fn client_info(parts: &Parts, trust_proxy: bool) -> ClientInfo {
+/// The number of trusted proxy hops, or 0 when X-Forwarded-For is not
+/// trusted.
+fn proxy_hops(state: &AppState) -> usize {
+    if state.cfg.trust_proxy {
+        state.cfg.trusted_proxy_hops.max(1)
+    } else {
+        0
+    }
+}
+
+/// The client's address in `X-Forwarded-For` behind `hops` trusted proxies:
+/// each of them appends the address it received from, so the client is the
+/// entry `hops` from the right (entries further left are whatever the client
+/// sent). None when the header is missing, too short or not an address.
+pub fn forwarded_client(header: &str, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = header.split(',').map(str::trim).collect();
+    let i = entries.len().checked_sub(hops)?;
+    entries.get(i)?.parse::<IpAddr>().ok()
+}
+
+pub fn client_info(parts: &Parts, hops: usize) -> ClientInfo {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let forwarded = if trust_proxy {
-        parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    } else {
-        None
-    };
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| forwarded_client(v, hops));
     ClientInfo {
         ip: forwarded.or(peer),
         user_agent: parts
@@ -102,7 +120,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client = client_info(parts, state.cfg.trust_proxy);
+        let client = client_info(parts, proxy_hops(state));
         // The rate limit comes first, keyed by the presented credential, so
         // that a request over its limit never reaches the database.
         let jar = CookieJar::from_headers(&parts.headers);
@@ -193,4 +211,23 @@ pub fn clear_session_cookie(state: &AppState) -> Cookie<'static> {
 
 fn time_duration(hours: i64) -> cookie::time::Duration {
     cookie::time::Duration::hours(hours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    #[test]
+    fn the_client_is_counted_from_the_right() {
+        // A client sends its own X-Forwarded-For; our one proxy appends the
+        // address it saw.
+        let h = "6.6.6.6, 203.0.113.9";
+        assert_eq!(forwarded_client(h, 1), Some([203, 0, 113, 9].into()));
+        // Behind two proxies (a CDN, then ours).
+        let h = "6.6.6.6, 198.51.100.7, 10.0.0.2";
+        assert_eq!(forwarded_client(h, 2), Some([198, 51, 100, 7].into()));
+        assert_eq!(forwarded_client("203.0.113.9", 2), None);
+        assert_eq!(forwarded_client("nonsense", 1), None);
+        assert_eq!(forwarded_client("203.0.113.9", 0), None);
+    }
 }

@@ -78,6 +78,11 @@ pub struct ServeArgs {
     /// Trust X-Forwarded-For from a reverse proxy for the client IP.
     #[arg(long, env = "CRM_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
+    /// How many reverse proxies of yours append to X-Forwarded-For (with
+    /// CRM_TRUST_PROXY): the client is the address that many hops from the
+    /// right, so a client cannot pick its own address by sending the header.
+    #[arg(long, env = "CRM_TRUSTED_PROXY_HOPS", default_value_t = 1)]
+    pub trusted_proxy_hops: usize,
     /// Run the job worker inside the server process.
     #[arg(long, env = "CRM_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub worker: bool,

@@ -1,10 +1,12 @@
 //! Rate limits, kept in process memory (one server process; see
 //! docs/operations.md for the scale-out note).
 //!
-//! - Login: failed attempts per client IP. Each failure takes one cell of a
-//!   GCRA bucket of `max_failures` cells that refills one cell every
-//!   `window / max_failures`. When a failure empties the bucket the IP is
-//!   refused until a cell is back, before its password is even checked.
+//! - Login: failed attempts per client network (/24 for IPv4, /64 for IPv6)
+//!   and per account (the email tried). Each failure takes one cell of a
+//!   GCRA bucket of `max_failures` cells per key that refills one cell every
+//!   `window / max_failures`. When a failure empties a bucket, attempts with
+//!   that key are refused until a cell is back, before the password is even
+//!   checked.
 //! - API: every request that presents a credential takes a cell from that
 //!   credential's bucket (per session or per API token), before the
 //!   credential is looked up: a caller over its limit costs no query.
@@ -23,9 +25,39 @@ use governor::{Quota, RateLimiter};
 type Keyed<K, M> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, M>;
 
 pub struct LoginLimiter {
-    bucket: Keyed<IpAddr, StateInformationMiddleware>,
-    blocked: Mutex<HashMap<IpAddr, Instant>>,
+    bucket: Keyed<String, StateInformationMiddleware>,
+    blocked: Mutex<HashMap<String, Instant>>,
     refill: Duration,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+/// The network a login attempt comes from: its /24 for IPv4, its /64 for
+/// IPv6 (one host usually holds a whole /64, so counting single IPv6
+/// addresses would let it rotate through millions).
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("net:{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(IpAddr::V4(v4)),
+            None => {
+                let s = v6.segments();
+                format!("net:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// The keys a login attempt counts against: its network and the account
+/// it names (so guessing one account's password from many networks is
+/// throttled too).
+pub fn login_keys(ip: IpAddr, email: &str) -> [String; 2] {
+    [
+        network_of(ip),
+        format!("acct:{}", email.trim().to_lowercase()),
+    ]
 }
 
 impl LoginLimiter {
@@ -39,39 +71,65 @@ impl LoginLimiter {
             bucket: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             blocked: Mutex::new(HashMap::new()),
             refill,
+            failures: Default::default(),
         }
     }
 
-    /// Seconds until this IP may try again, if it is blocked now.
-    pub fn blocked_for(&self, ip: IpAddr) -> Option<u64> {
+    /// Seconds until an attempt with these keys may try again, if any of
+    /// them is blocked now.
+    pub fn blocked_for(&self, keys: &[String]) -> Option<u64> {
         let now = Instant::now();
         let mut map = self.blocked.lock().ok()?;
-        match map.get(&ip) {
-            Some(until) if *until > now => Some((*until - now).as_secs_f64().ceil() as u64),
-            Some(_) => {
-                map.remove(&ip);
-                None
+        let mut wait: Option<u64> = None;
+        for key in keys {
+            match map.get(key) {
+                Some(until) if *until > now => {
+                    let secs = (*until - now).as_secs_f64().ceil() as u64;
+                    wait = Some(wait.map_or(secs, |w| w.max(secs)));
+                }
+                Some(_) => {
+                    map.remove(key);
+                }
+                None => {}
             }
-            None => None,
         }
+        wait
     }
 
-    /// Records a failed attempt; blocks the IP once its bucket is empty.
-    pub fn record_failure(&self, ip: IpAddr) {
-        let until = match self.bucket.check_key(&ip) {
-            Ok(snapshot) if snapshot.remaining_burst_capacity() > 0 => None,
-            Ok(_) => Some(Instant::now() + self.refill),
-            Err(not_until) => {
-                Some(Instant::now() + not_until.wait_time_from(DefaultClock::default().now()))
-            }
-        };
-        if let (Some(until), Ok(mut map)) = (until, self.blocked.lock()) {
-            if map.len() > 100_000 {
+    /// Records a failed attempt against each key; blocks a key once its
+    /// bucket is empty. Every few thousand failures, keys idle long enough
+    /// to have refilled are dropped, so a flood from many networks or
+    /// against many accounts does not grow memory without bound.
+    pub fn record_failure(&self, keys: &[String]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.failures.fetch_add(1, Relaxed) % 4096 == 4095 {
+            self.bucket.retain_recent();
+            if let Ok(mut map) = self.blocked.lock() {
                 let now = Instant::now();
                 map.retain(|_, t| *t > now);
             }
-            map.insert(ip, until);
         }
+        for key in keys {
+            let until = match self.bucket.check_key(key) {
+                Ok(snapshot) if snapshot.remaining_burst_capacity() > 0 => None,
+                Ok(_) => Some(Instant::now() + self.refill),
+                Err(not_until) => {
+                    Some(Instant::now() + not_until.wait_time_from(DefaultClock::default().now()))
+                }
+            };
+            if let (Some(until), Ok(mut map)) = (until, self.blocked.lock()) {
+                map.insert(key.clone(), until);
+            }
+        }
+    }
+
+    /// How many keys the limiter holds (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.bucket.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -108,21 +166,46 @@ impl ApiLimiter {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn login_blocks_after_max_failures() {
+    fn login_blocks_a_network_or_an_account_after_max_failures() {
         let l = LoginLimiter::new(5, Duration::from_secs(300));
         let ip: IpAddr = [10, 0, 0, 1].into();
+        let keys = login_keys(ip, "ana@acme.test");
         for _ in 0..4 {
-            l.record_failure(ip);
-            assert_eq!(l.blocked_for(ip), None);
+            l.record_failure(&keys);
+            assert_eq!(l.blocked_for(&keys), None);
         }
-        l.record_failure(ip);
-        let wait = l.blocked_for(ip);
+        l.record_failure(&keys);
+        let wait = l.blocked_for(&keys);
         assert!(matches!(wait, Some(s) if (1..=60).contains(&s)), "{wait:?}");
-        let other: IpAddr = [10, 0, 0, 2].into();
-        assert_eq!(l.blocked_for(other), None);
+        // The same /24 is blocked for another account; another network is
+        // not, unless it tries the blocked account.
+        assert!(
+            l.blocked_for(&login_keys([10, 0, 0, 77].into(), "beto@acme.test"))
+                .is_some()
+        );
+        assert_eq!(
+            l.blocked_for(&login_keys([10, 0, 1, 2].into(), "beto@acme.test")),
+            None
+        );
+        assert!(
+            l.blocked_for(&login_keys([192, 168, 5, 5].into(), "ANA@acme.test "))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_of([203, 0, 113, 9].into()), "net:203.0.113.0/24");
+        let v6: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(network_of(v6), network_of(v6b));
+        assert_eq!(network_of(v6), "net:2001:db8:1:2::/64");
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(network_of(mapped), "net:203.0.113.0/24");
     }
 
     #[test]

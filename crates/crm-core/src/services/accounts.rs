@@ -430,10 +430,10 @@ pub async fn login(
         .await?;
     let Some(u) = found else {
         // Spend the same time as a real check.
-        secrets::verify_password(password, secrets::dummy_hash());
+        secrets::verify_password_off_thread(password, secrets::dummy_hash()).await;
         return Ok(Err(LoginFailure::BadCredentials));
     };
-    let ok = secrets::verify_password(password, &u.password_hash);
+    let ok = secrets::verify_password_off_thread(password, &u.password_hash).await;
     let actor = Actor {
         tenant_id: u.tenant_id,
         user_id: Some(u.id),

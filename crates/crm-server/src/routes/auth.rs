@@ -55,7 +55,8 @@ pub struct LoginInput {
 }
 
 /// Sign in with email and password. Sets the `crm_session` cookie. After too
-/// many failures from one IP, answers 429 with `Retry-After`.
+/// many failures from one network (/24 for IPv4, /64 for IPv6) or for one
+/// account, answers 429 with `Retry-After`.
 #[utoipa::path(operation_id = "login", post, path = "/api/auth/login", tag = "auth", security(()),
     request_body = LoginInput,
     responses(
@@ -70,7 +71,8 @@ async fn login(
     let ip = client
         .ip
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    if let Some(wait) = s.login_limiter.blocked_for(ip) {
+    let keys = crate::ratelimit::login_keys(ip, &input.email);
+    if let Some(wait) = s.login_limiter.blocked_for(&keys) {
         return Err(ApiError::rate_limited(wait));
     }
     let outcome = accounts::login(
@@ -91,7 +93,7 @@ async fn login(
             ))
         }
         Err(failure) => {
-            s.login_limiter.record_failure(ip);
+            s.login_limiter.record_failure(&keys);
             // A disabled account gets the same answer as a wrong password, so
             // the answer never confirms that a password was right (the audit
             // log keeps the difference).

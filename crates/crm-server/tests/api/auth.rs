@@ -9,7 +9,10 @@ async fn setup_is_open_only_while_no_user_exists() {
     let anon = Client::new(&app);
     let r = anon.get("/api/setup").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body, json!({"needs_setup": true, "meta_sandbox": false}));
+    assert_eq!(
+        r.body,
+        json!({"needs_setup": true, "meta_sandbox": false, "needs_setup_token": false})
+    );
     let ceo = setup_ceo(&app).await;
     let me = ceo.get("/api/auth/me").await;
     assert_eq!(me.status, StatusCode::OK);
@@ -25,7 +28,7 @@ async fn setup_is_open_only_while_no_user_exists() {
 
     assert_eq!(
         anon.get("/api/setup").await.body,
-        json!({"needs_setup": false, "meta_sandbox": false})
+        json!({"needs_setup": false, "meta_sandbox": false, "needs_setup_token": false})
     );
     let again = anon
         .post(
@@ -66,7 +69,7 @@ async fn setup_validates_its_input() {
     // Nothing was half-written: setup is still open.
     assert_eq!(
         anon.get("/api/setup").await.body,
-        json!({"needs_setup": true, "meta_sandbox": false})
+        json!({"needs_setup": true, "meta_sandbox": false, "needs_setup_token": false})
     );
 }
 
@@ -275,5 +278,55 @@ async fn in_production_the_first_run_setup_needs_the_printed_one_time_token() {
     assert_eq!(
         Client::new(&dev).get("/api/setup").await.body["needs_setup_token"],
         false
+    );
+}
+
+async fn login_from(app: &TestApp, forwarded: &str, email: &str, password: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{}/api/auth/login", app.url))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_account_and_per_network_behind_a_trusted_proxy() {
+    let app = spawn_app_with(&["--trust-proxy"]).await;
+    let ceo = setup_ceo(&app).await;
+    add_user(&ceo, "beto@acme.test", "seller").await;
+    // One account guessed from five different networks: the account is
+    // throttled, wherever the sixth attempt comes from.
+    for i in 1..=5 {
+        let st = login_from(&app, &format!("10.{i}.0.1"), "ceo@acme.test", "nope-nope-1").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        login_from(&app, "10.9.0.1", "ceo@acme.test", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another account from a fresh network is not affected.
+    assert_eq!(
+        login_from(&app, "10.10.0.1", "beto@acme.test", PASSWORD).await,
+        StatusCode::OK
+    );
+    // Behind our proxy, the client is the entry our proxy appended (the
+    // rightmost): rotating the entries a client sends itself, or its last
+    // octet, does not escape the limit of its network.
+    for i in 1..=5 {
+        let st = login_from(
+            &app,
+            &format!("6.6.6.{i}, 172.16.5.{i}"),
+            &format!("nobody-{i}@acme.test"),
+            "nope-nope-1",
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        login_from(&app, "7.7.7.7, 172.16.5.200", "beto@acme.test", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
