@@ -36,7 +36,7 @@ cat > "$WORK/flood.lua" <<'LUA'
 local n = 0
 request = function()
   n = n + 1
-  local net = string.format("10.%d.%d.1", (n // 256) % 256, n % 256)
+  local net = string.format("10.%d.%d.1", math.floor(n / 256) % 256, n % 256)
   local body = string.format('{"email":"user%d@bench.test","password":"wrong-password-%d"}', n, n)
   return wrk.format("POST", "/api/auth/login",
     {["Content-Type"] = "application/json", ["X-Forwarded-For"] = net}, body)
@@ -54,6 +54,7 @@ FLOOD=$!
 sleep 2
 read -r f_n f50 f95 f99 < <(measure)
 wait $FLOOD || true
+grep -q "^FLOOD" "$WORK/flood.out" || { cat "$WORK/flood.out" >&2; exit 1; }
 attempts=$(awk '/^FLOOD/ {print $2}' "$WORK/flood.out")
 echo "login flood: $attempts wrong logins in $((SECS + 4)) s ($(python3 -c "print(round($attempts/($SECS+4)))")/s), each a full Argon2 check"
 printf "%-22s %8s %8s %8s %8s\n" "GET /api/leads" "requests" "p50 ms" "p95 ms" "p99 ms"

@@ -153,7 +153,8 @@ async fn sync_templates(State(s): State<AppState>, auth: Authed) -> ApiResult<Ap
 /// `held`: it may or may not have been delivered (resend or dismiss it).
 #[utoipa::path(operation_id = "sendHsmTemplate", post, path = "/api/crm/marketing/hsm/templates/{id}/send", tag = "hsm",
     params(("id" = Uuid, Path),
-           ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters, unique per send (e.g. a UUID)")),
+           ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters, unique per send (e.g. a UUID)",
+            min_length = 1, max_length = 255, pattern = r"^[!-~]{1,255}$")),
     request_body = SendInput,
     responses((status = 201, body = SendView), (status = 200, body = SendView, description = "a repeat of an earlier request with the same Idempotency-Key: nothing was sent"),
               (status = 400, body = ErrorBody, description = "invalid_idempotency_key"),

@@ -1,6 +1,7 @@
 //! The error answers every operation shares, defined once in the OpenAPI
 //! document's `components.responses` and referenced from each operation
-//! according to what it can meet: an authenticated operation can answer 401,
+//! according to what it can meet: any operation can answer 500; an
+//! authenticated operation can answer 401,
 //! 403 and 429; one with path or query parameters 400; one with a path
 //! parameter 404; one with a body 400, 413, 415 and 422; one with a `cursor`
 //! 422. Operations keep their
@@ -68,7 +69,14 @@ const TOO_MANY_REQUESTS: Shared = Shared {
 the number of seconds in `Retry-After`.",
 };
 
-const ALL: [&Shared; 8] = [
+const INTERNAL: Shared = Shared {
+    status: "500",
+    name: "InternalError",
+    description: "`internal_error`: the server failed (a database outage, a bug). `details.request_id` \
+identifies the request in the server's log; quote it when reporting the problem.",
+};
+
+const ALL: [&Shared; 9] = [
     &BAD_REQUEST,
     &UNAUTHORIZED,
     &FORBIDDEN,
@@ -77,6 +85,7 @@ const ALL: [&Shared; 8] = [
     &UNSUPPORTED_MEDIA_TYPE,
     &UNPROCESSABLE,
     &TOO_MANY_REQUESTS,
+    &INTERNAL,
 ];
 
 fn component(shared: &Shared) -> Response {
@@ -151,7 +160,7 @@ fn annotate(op: &mut Operation, shared_params: &[utoipa::openapi::path::Paramete
         .flatten()
         .any(|p| matches!(p.parameter_in, ParameterIn::Query) && p.name == "cursor");
 
-    let mut wanted: Vec<&Shared> = Vec::new();
+    let mut wanted: Vec<&Shared> = vec![&INTERNAL];
     if has_path || has_query || has_body {
         wanted.push(&BAD_REQUEST);
     }
