@@ -70,7 +70,7 @@ describe('access changes reach an open browser', () => {
     await seller.getByLabel('Correo electrónico').fill(SELLER.email);
     await seller.getByLabel('Contraseña').fill(SELLER.password);
     await seller.getByRole('button', { name: 'Entrar' }).click();
-    await expect(seller.getByRole('alert').first().textContent()).resolves.toContain('Tu usuario está desactivado. Habla con un administrador.');
+    await expect(seller.getByRole('alert').first().textContent()).resolves.toContain('Correo o contraseña incorrectos, o el usuario está desactivado.');
     await screenshot(seller, 'access-02-disabled-login');
 
     // Enabled again, the seller gets in.
