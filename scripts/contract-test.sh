@@ -15,6 +15,8 @@
 # The report (JUnit and a pytest file reproducing failures) is written to
 # target/contract-report/.
 set -euo pipefail
+# Development mode: plain HTTP on loopback (production is crm serve's default).
+export CRM_PRODUCTION=false
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}

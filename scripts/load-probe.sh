@@ -21,6 +21,8 @@
 # target/release/crm, or $CARGO_TARGET_DIR/release/crm). Installs wrk and
 # sqlite3 with apt when they are missing. Only loopback addresses are used.
 set -euo pipefail
+# Development mode: plain HTTP on loopback (production is crm serve's default).
+export CRM_PRODUCTION=false
 cd "$(dirname "$0")/.."
 INTERVALS=${1:-6}
 SECS=${2:-20}

@@ -8,6 +8,8 @@
 #
 #   bash scripts/login-flood.sh [seconds per run, default 15]
 set -euo pipefail
+# Development mode: plain HTTP on loopback (production is crm serve's default).
+export CRM_PRODUCTION=false
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 BIN=${CRM_BIN:-target/release/crm}

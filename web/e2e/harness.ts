@@ -45,6 +45,8 @@ export async function startServer(timeoutMs = 60_000): Promise<RunningServer> {
       DATABASE_URL: process.env.CRM_E2E_DATABASE_URL ?? `sqlite://${dataDir}/e2e.db?mode=rwc`,
       CRM_LISTEN: '127.0.0.1:0',
       CRM_DATA_DIR: dataDir,
+      // Development mode: plain HTTP on loopback and the Meta sandbox.
+      CRM_PRODUCTION: 'false',
       NO_COLOR: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -197,6 +197,11 @@ async fn track_metrics(req: Request, next: Next) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    // In production the metrics are private: without a configured token
+    // nobody may read them.
+    if s.cfg.production && s.cfg.metrics_token.is_none() {
+        return ApiError::unauthenticated().into_response();
+    }
     if let Some(expected) = &s.cfg.metrics_token {
         let ok = headers
             .get(header::AUTHORIZATION)
@@ -204,7 +209,7 @@ async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> R
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|t| {
                 use subtle::ConstantTimeEq;
-                bool::from(t.as_bytes().ct_eq(expected.as_bytes()))
+                bool::from(t.as_bytes().ct_eq(expected.0.as_bytes()))
             });
         if !ok {
             return ApiError::unauthenticated().into_response();

@@ -133,8 +133,10 @@ pub struct RotateArgs {
     /// Folder holding the development key file.
     #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
     pub data_dir: std::path::PathBuf,
-    /// Production mode: only configured keys are used.
-    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    /// Production mode (the default; `--production false` for development):
+    /// only configured keys are used.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
     pub production: bool,
 }
 
@@ -286,6 +288,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker(args) => {
             let db = db(&args.db).await?;
+            if args.production {
+                crate::config::check_production_meta(&args.meta)?;
+            }
             let keyring = crate::meta::load_keyring(&args.keys, &args.data_dir, args.production)?;
             if args.meta.meta_sandbox {
                 anyhow::bail!(

@@ -40,8 +40,12 @@ pub struct ServeArgs {
     /// Folder for local state (SQLite files, the development master key).
     #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Production mode: refuses to start without CRM_MASTER_KEY and a https public URL.
-    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    /// Production mode (the default; `--production false` or
+    /// CRM_PRODUCTION=false for development): refuses to start without
+    /// CRM_MASTER_KEY, an https public URL and Meta's own HTTPS hosts, and
+    /// /metrics answers only with CRM_METRICS_TOKEN.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
     pub production: bool,
     /// Session lifetime in hours.
     #[arg(long, env = "CRM_SESSION_TTL_HOURS", default_value_t = 168)]
@@ -86,9 +90,10 @@ pub struct ServeArgs {
     /// Run the job worker inside the server process.
     #[arg(long, env = "CRM_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub worker: bool,
-    /// Bearer token required by /metrics (open when unset).
-    #[arg(long, env = "CRM_METRICS_TOKEN")]
-    pub metrics_token: Option<String>,
+    /// Bearer token required by /metrics (open when unset in development;
+    /// in production /metrics answers 401 without it).
+    #[arg(long, env = "CRM_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
     #[command(flatten)]
     pub retention: RetentionArgs,
     #[command(flatten)]
@@ -242,8 +247,10 @@ pub struct WorkerArgs {
     /// Folder for local state (the development master key).
     #[arg(long, env = "CRM_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Production mode: refuses to start without CRM_MASTER_KEY.
-    #[arg(long, env = "CRM_PRODUCTION", default_value_t = false)]
+    /// Production mode (the default; `--production false` for development):
+    /// refuses to start without CRM_MASTER_KEY and Meta's own HTTPS hosts.
+    #[arg(long, env = "CRM_PRODUCTION", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
     pub production: bool,
     /// Public base URL of the server (for links the worker builds).
     #[arg(long, env = "CRM_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
@@ -311,5 +318,64 @@ mod tests {
         assert!(is_plain_localhost("http://localhost:3000"));
         assert!(!is_plain_localhost("https://localhost"));
         assert!(!is_plain_localhost("http://crm.example.com"));
+    }
+}
+
+/// The app secret of the local Meta sandbox: known to everyone, so never
+/// accepted in production.
+const SANDBOX_APP_SECRET: &str = "sandbox-app-secret";
+
+/// Whether `url` is an `https://` URL on one of Meta's hosts.
+fn is_meta_https(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "https"
+            && u.port().is_none()
+            && u.host_str()
+                .is_some_and(|h| h == "facebook.com" || h.ends_with(".facebook.com"))
+    })
+}
+
+/// The rules production mode adds for the Meta app settings (used by
+/// `crm serve` and `crm worker`).
+pub fn check_production_meta(meta: &MetaArgs) -> anyhow::Result<()> {
+    if meta.meta_sandbox {
+        anyhow::bail!(
+            "the Meta sandbox is for development and tests; it cannot run with CRM_PRODUCTION (set CRM_PRODUCTION=false to develop)"
+        );
+    }
+    for (name, url) in [
+        ("CRM_META_GRAPH_URL", &meta.meta_graph_url),
+        ("CRM_META_DIALOG_URL", &meta.meta_dialog_url),
+    ] {
+        if !is_meta_https(url) {
+            anyhow::bail!(
+                "CRM_PRODUCTION requires {name} to be one of Meta's https://*.facebook.com hosts, not {url}"
+            );
+        }
+    }
+    if meta
+        .meta_app_secret
+        .as_ref()
+        .is_some_and(|s| s.0.trim() == SANDBOX_APP_SECRET)
+    {
+        anyhow::bail!(
+            "CRM_META_APP_SECRET is the Meta sandbox's public secret; use your app's secret (App Dashboard → Settings → Basic)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod production_tests {
+    use super::*;
+
+    #[test]
+    fn only_meta_https_hosts_pass() {
+        assert!(is_meta_https("https://graph.facebook.com"));
+        assert!(is_meta_https("https://www.facebook.com/"));
+        assert!(!is_meta_https("http://graph.facebook.com"));
+        assert!(!is_meta_https("https://graph.facebook.com.evil.test"));
+        assert!(!is_meta_https("https://127.0.0.1:9000"));
+        assert!(!is_meta_https("https://graph.facebook.com:8443"));
     }
 }

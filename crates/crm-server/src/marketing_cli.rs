@@ -504,6 +504,7 @@ pub async fn run_bench(a: BenchMarketingArgs) -> anyhow::Result<()> {
     let serve = |cache: &str| {
         <Wrap as clap::Parser>::try_parse_from([
             "crm".to_owned(),
+            "--production=false".into(),
             "--database-url".into(),
             url.clone(),
             "--listen".into(),

@@ -75,12 +75,15 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
     {
-        anyhow::bail!("CRM_PRODUCTION requires CRM_PUBLIC_URL to be an https:// URL");
-    }
-    if args.production && args.meta.meta_sandbox {
         anyhow::bail!(
-            "the Meta sandbox is for development and tests; it cannot run with CRM_PRODUCTION"
+            "CRM_PRODUCTION requires CRM_PUBLIC_URL to be an https:// URL (set CRM_PRODUCTION=false to develop)"
         );
+    }
+    if args.production {
+        crate::config::check_production_meta(&args.meta)?;
+        if args.metrics_token.is_none() {
+            tracing::info!("/metrics answers only with CRM_METRICS_TOKEN, which is not set");
+        }
     }
     let keyring = crate::meta::load_keyring(&args.keys, &args.data_dir, args.production)?;
     let db = crm_db::connect(&args.db.database_url, args.db.db_max_connections).await?;

@@ -215,6 +215,7 @@ pub async fn run(a: BenchWebhooksArgs) -> anyhow::Result<()> {
         "false",
         "--db-max-connections",
         "16",
+        "--production=false",
     ]
     .map(str::to_owned);
     let args = Wrap::try_parse_from(argv)?.args;

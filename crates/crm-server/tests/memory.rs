@@ -36,6 +36,7 @@ async fn memory_stays_flat_over_many_requests_without_a_metrics_scrape() {
         &dir.display().to_string(),
         "--worker",
         "false",
+        "--production=false",
     ])
     .unwrap()
     .args;

@@ -34,6 +34,7 @@ async fn request_spans_reach_the_collector_with_their_request_id() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
         .args(["serve", "--listen", "127.0.0.1:0", "--worker", "false"])
+        .env("CRM_PRODUCTION", "false")
         .env("DATABASE_URL", format!("sqlite://{}/crm.db", dir.display()))
         .env("CRM_DATA_DIR", &dir)
         .env("CRM_OTLP_ENDPOINT", &endpoint)

@@ -190,11 +190,13 @@ impl GraphClient {
         if cfg.app_id.is_empty() {
             return Err(GraphError::Config("app_id is not configured".into()));
         }
-        let mut req = GraphRequest::get("oauth/access_token")
-            .query("client_id", cfg.app_id.clone())
-            .query("client_secret", secret.expose().to_string());
+        // The secret, the code and the tokens travel in a form body, never in
+        // the URL (URLs end up in proxy and server logs).
+        let mut req = GraphRequest::post("oauth/access_token")
+            .form_field("client_id", cfg.app_id.clone())
+            .form_field("client_secret", secret.expose().to_string());
         for (k, v) in extra {
-            req = req.query(*k, *v);
+            req = req.form_field(*k, *v);
         }
         // A code is single-use, and Meta reports a wrong client secret as
         // code 1: surface exchange failures at once instead of retrying.

@@ -141,7 +141,17 @@ async fn oauth_dialog_code_exchange_long_lived_and_debug_token() {
     // Codes are single-use: a replay is refused with a typed Meta error, not retried.
     let replay = e.client.exchange_code(&code, redirect).await.unwrap_err();
     assert!(replay.meta().is_some(), "{replay:?}");
-    assert_eq!(e.requests_to("oauth/access_token").await.len(), 2);
+    let exchanges = e.requests_to("oauth/access_token").await;
+    assert_eq!(exchanges.len(), 2);
+    for r in &exchanges {
+        // The secret and the code go in the POST body, never in the URL.
+        assert_eq!(r["method"], "POST", "{r}");
+        let q = r["query"].as_str().unwrap_or_default();
+        assert!(
+            !q.contains("client_secret") && !q.contains("code"),
+            "secret or code in the URL: {q}"
+        );
+    }
 
     let long = e
         .client

@@ -122,7 +122,7 @@ fn default_country() -> String {
     "AR".into()
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 pub struct NewUser {
     #[schema(format = "email", max_length = 254)]
     pub email: String,
@@ -158,7 +158,7 @@ pub struct TenantPatch {
 }
 
 /// First-run input: the first tenant and its CEO.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 pub struct SetupInput {
     #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub tenant_name: String,
@@ -187,7 +187,7 @@ pub struct SetupInput {
 }
 
 /// A resolved, live session.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionInfo {
     pub session_id: Uuid,
     pub csrf_token: String,
@@ -196,7 +196,6 @@ pub struct SessionInfo {
 }
 
 /// A session just created: the secret goes to the cookie and nowhere else.
-#[derive(Debug)]
 pub struct NewSession {
     pub secret: String,
     pub info: SessionInfo,
@@ -914,4 +913,107 @@ pub async fn list_tokens_unchecked(
         .one(db)
         .await?
         .map(ApiTokenView::from))
+}
+
+// `Debug` of the types that carry a password, a session secret or a CSRF
+// token prints everything but those (they must never reach a log line).
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SetupInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupInput")
+            .field("tenant_name", &self.tenant_name)
+            .field("email", &self.email)
+            .field("password", &REDACTED)
+            .field("setup_token", &self.setup_token.as_ref().map(|_| REDACTED))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("session_id", &self.session_id)
+            .field("csrf_token", &REDACTED)
+            .field("user", &self.user)
+            .field("tenant", &self.tenant.id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession")
+            .field("secret", &REDACTED)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_passwords_secrets_csrf_tokens_or_hashes() {
+        let now = Utc::now();
+        let user = user::Model {
+            id: Uuid::nil(),
+            tenant_id: Uuid::nil(),
+            email: "ana@example.test".into(),
+            name: "Ana".into(),
+            role: "seller".into(),
+            status: "active".into(),
+            password_hash: "$argon2id$v=19$SECRET-HASH".into(),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        };
+        let tenant = tenant::Model {
+            id: Uuid::nil(),
+            name: "Acme".into(),
+            currency: "USD".into(),
+            timezone: "UTC".into(),
+            locale: "es".into(),
+            country: "AR".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let s = NewSession {
+            secret: "crm_s_SECRET-SESSION".into(),
+            info: SessionInfo {
+                session_id: Uuid::nil(),
+                csrf_token: "SECRET-CSRF".into(),
+                user,
+                tenant,
+            },
+        };
+        let input = NewUser {
+            email: "ana@example.test".into(),
+            name: "Ana".into(),
+            role: Role::Seller,
+            password: "SECRET-PASSWORD".into(),
+        };
+        let printed = format!("{s:?} {input:?} {:#?}", s.info.user);
+        assert!(printed.contains("ana@example.test"), "{printed}");
+        for secret in [
+            "SECRET-HASH",
+            "SECRET-SESSION",
+            "SECRET-CSRF",
+            "SECRET-PASSWORD",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+    }
 }

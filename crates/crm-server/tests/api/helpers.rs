@@ -70,6 +70,10 @@ async fn start_app(url: String, dir: TempDir, extra: &[&str]) -> TestApp {
         "--db-max-connections".into(),
         "5".into(),
     ];
+    // Tests run in development mode unless they ask for production.
+    if !extra.iter().any(|a| a.starts_with("--production")) {
+        argv.push("--production=false".into());
+    }
     argv.extend(extra.iter().map(|s| s.to_string()));
     let args = Wrap::try_parse_from(argv).unwrap().args;
     let server = crm_server::server::start(args).await.unwrap();

@@ -73,6 +73,7 @@ impl Workers {
             .arg("worker")
             .env_remove("DATABASE_URL")
             .env("CRM_LOG", "info")
+            .env("CRM_PRODUCTION", "false")
             .args(["--database-url", &self.db_url])
             .args(["--data-dir", &self.data_dir.display().to_string()])
             .args(["--public-url", &self.public_url])

@@ -26,6 +26,7 @@ mod meta_health;
 mod meta_oauth;
 mod meta_vault;
 mod pipeline;
+mod production;
 mod sales;
 mod security;
 mod send_review;

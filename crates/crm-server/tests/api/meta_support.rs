@@ -267,6 +267,10 @@ pub async fn start_on(
         "--db-max-connections".into(),
         "5".into(),
     ];
+    // Development mode unless the test asks for production.
+    if !extra.iter().any(|a| a.starts_with("--production")) {
+        argv.push("--production=false".into());
+    }
     argv.extend(extra.iter().cloned());
     let args = Wrap::try_parse_from(argv)?.args;
     crm_server::server::start(args).await
