@@ -57,6 +57,15 @@ pub async fn verify_password_off_thread(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`hash_password`] on the blocking thread pool, behind the same limit as
+/// [`verify_password_off_thread`].
+pub async fn hash_password_off_thread(password: &str) -> Result<String, CoreError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
+}
+
 /// A hash to verify against when the user does not exist, so that a login for
 /// an unknown email costs the same time as one with a wrong password.
 pub fn dummy_hash() -> &'static str {

@@ -57,6 +57,32 @@ pub fn password(raw: &str) -> Result<&str, CoreError> {
     Ok(raw)
 }
 
+/// A password someone is choosing now: [`password`]'s length rules, and not
+/// one that is common, breached or easy to guess. zxcvbn's bundled lists
+/// (the most common and most breached passwords, names, English words,
+/// keyboard patterns, dates, repeats) and the person's own `personal` words
+/// (name, e-mail) estimate the guesses an attacker needs; under a million
+/// is refused.
+pub fn new_password<'a>(raw: &'a str, personal: &[&str]) -> Result<&'a str, CoreError> {
+    let raw = password(raw)?;
+    // The e-mail's local part and the name's words count as personal words.
+    let mut words: Vec<&str> = Vec::new();
+    for p in personal {
+        words.push(p);
+        words.extend(
+            p.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() > 2),
+        );
+    }
+    if zxcvbn::zxcvbn(raw, &words).guesses_log10() < 6.0 {
+        return Err(CoreError::validation(
+            "common_password",
+            "this password is too common or too easy to guess (a well-known or breached password, a keyboard pattern, repeated characters, or your own name or e-mail); choose a longer, less predictable one",
+        ));
+    }
+    Ok(raw)
+}
+
 pub fn name(field: &'static str, raw: &str, max: usize) -> Result<String, CoreError> {
     let v = raw.trim();
     if v.is_empty() {
@@ -179,5 +205,46 @@ mod tests {
         assert_eq!(currency_exponent("CLP"), Some(0));
         assert!(locale("es").is_ok() && locale("fr").is_err());
         assert!(password("short").is_err() && password("long enough pw").is_ok());
+    }
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::new_password;
+
+    #[test]
+    fn common_breached_and_personal_passwords_are_refused() {
+        for weak in [
+            "password123",
+            "1234567890",
+            "qwertyuiop",
+            "aaaaaaaaaaaa",
+            "Password1!",
+            "iloveyou123",
+            "contraseña1",
+        ] {
+            let e = new_password(weak, &[]).expect_err(weak);
+            assert!(
+                matches!(e, crate::CoreError::Validation { code, .. } if code == "common_password"),
+                "{weak}: {e:?}"
+            );
+        }
+        // Someone's own name and e-mail do not make a password.
+        assert!(new_password("carlagomez2026", &["carla.gomez@acme.test", "Carla Gómez"]).is_err());
+        // Too short is still its own error.
+        assert!(new_password("short", &[]).is_err());
+    }
+
+    #[test]
+    fn ordinary_good_passwords_pass() {
+        for ok in [
+            "demo-ventas-2026",
+            "ceo-password-123",
+            "seller-password-123",
+            "correct-horse-42",
+            "Mate con facturas 7",
+        ] {
+            assert!(new_password(ok, &["someone@example.test"]).is_ok(), "{ok}");
+        }
     }
 }

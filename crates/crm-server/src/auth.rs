@@ -154,7 +154,8 @@ impl FromRequestParts<AppState> for Authed {
                 session: None,
             }
         } else {
-            let info = accounts::resolve_session(&state.db, &secret)
+            let idle = chrono::Duration::minutes(state.cfg.session_idle_minutes);
+            let info = accounts::resolve_session(&state.db, &secret, idle)
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {

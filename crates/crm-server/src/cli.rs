@@ -182,6 +182,17 @@ pub enum UserCmd {
         #[arg(long, value_parser = parse_role)]
         role: Role,
     },
+    /// Print a one-time link (valid 30 minutes) that lets the user choose a
+    /// new password. Their current password works until the link is used.
+    ResetPassword {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        /// The server's public URL (the link's base).
+        #[arg(long, env = "CRM_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -391,6 +402,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", u.id);
+        }
+        Command::User(UserCmd::ResetPassword {
+            db: d,
+            email,
+            public_url,
+        }) => {
+            let db = db(&d).await?;
+            let issued = crm_core::services::passwords::issue_by_operator(&db, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let link = crate::mail::reset_link(public_url.trim_end_matches('/'), &issued.secret);
+            println!("{link}");
+            eprintln!(
+                "Give this link to {} (works once, until {}).",
+                issued.user.email,
+                issued.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
         }
         Command::Openapi => {
             print!("{}", crate::routes::openapi_json());

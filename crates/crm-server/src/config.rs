@@ -47,9 +47,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CRM_PRODUCTION", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     pub production: bool,
-    /// Session lifetime in hours.
+    /// Session lifetime in hours (a session ends this long after sign-in).
     #[arg(long, env = "CRM_SESSION_TTL_HOURS", default_value_t = 168)]
     pub session_ttl_hours: i64,
+    /// Idle timeout in minutes: a session not used for this long ends.
+    #[arg(long, env = "CRM_SESSION_IDLE_MINUTES", default_value_t = 480,
+          value_parser = clap::value_parser!(i64).range(5..=100_000))]
+    pub session_idle_minutes: i64,
     /// Failed logins allowed per IP within the login window before 429.
     #[arg(long, env = "CRM_LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
@@ -90,6 +94,18 @@ pub struct ServeArgs {
     /// Run the job worker inside the server process.
     #[arg(long, env = "CRM_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub worker: bool,
+    /// SMTP server for e-mail (password resets), e.g.
+    /// `smtps://user:pass@smtp.example.com:465` or
+    /// `smtp://smtp.example.com:587?tls=required`. Unset: no e-mail is sent.
+    #[arg(long, env = "CRM_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of the CRM's e-mails.
+    #[arg(
+        long,
+        env = "CRM_SMTP_FROM",
+        default_value = "CRM Ventas <no-reply@localhost>"
+    )]
+    pub smtp_from: String,
     /// Bearer token required by /metrics (open when unset in development;
     /// in production /metrics answers 401 without it).
     #[arg(long, env = "CRM_METRICS_TOKEN", hide_env_values = true)]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod hsm_bench;
 pub mod jobs_cli;
 pub mod leads_cli;
+pub mod mail;
 pub mod maintenance;
 pub mod marketing_cli;
 pub mod meta;

@@ -112,7 +112,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<RunningServer> {
         &public_url,
         sandbox_target.as_ref(),
     )?);
+    let mailer = crate::mail::Mailer::from_config(args.smtp_url.as_ref(), &args.smtp_from)?;
     let state = AppState {
+        mailer: mailer.map(Arc::new),
         meta: meta_env.clone(),
         db: db.clone(),
         insecure_cookies: is_plain_localhost(&public_url),

@@ -27,4 +27,6 @@ pub struct AppState {
     /// In production, the first-run setup needs this one-time token (its
     /// SHA-256), printed by `crm serve` at a start with no user yet.
     pub setup_token_hash: Option<Arc<str>>,
+    /// Outgoing e-mail, when `CRM_SMTP_URL` is set.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }

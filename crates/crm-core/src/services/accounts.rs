@@ -222,7 +222,7 @@ async fn insert_user(
 ) -> Result<user::Model, CoreError> {
     let email = validate::email(&input.email)?;
     let name = validate::name("name", &input.name, 120)?;
-    let password = validate::password(&input.password)?;
+    let password = validate::new_password(&input.password, &[&email, &name])?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(conn)
@@ -488,11 +488,13 @@ pub async fn login(
 }
 
 /// Resolves a session secret into a live session: not revoked, not expired,
-/// and its user still active. The user's role is read fresh on every call, so
-/// a role change applies to the very next request.
+/// not idle for longer than `idle`, and its user still active. The user's
+/// role is read fresh on every call, so a role change applies to the very
+/// next request.
 pub async fn resolve_session(
     db: &DatabaseConnection,
     secret: &str,
+    idle: Duration,
 ) -> Result<Option<SessionInfo>, CoreError> {
     if !secret.starts_with(SESSION_PREFIX) {
         return Ok(None);
@@ -506,7 +508,7 @@ pub async fn resolve_session(
         return Ok(None);
     };
     let now = Utc::now();
-    if s.revoked_at.is_some() || s.expires_at <= now {
+    if s.revoked_at.is_some() || s.expires_at <= now || now - s.last_seen_at > idle {
         return Ok(None);
     }
     let Some(u) = user::Entity::find_by_id(s.user_id).one(db).await? else {

@@ -6,9 +6,11 @@ pub mod import;
 pub mod leads;
 pub mod meta_connection;
 pub mod page;
+pub mod passwords;
 pub mod phone;
 pub mod pipeline;
 pub mod sales;
+pub mod sessions;
 pub mod timeline;
 
 pub use page::{Cursor, Page};

@@ -31,6 +31,7 @@ pub mod meta_sync_state;
 pub mod opportunity;
 pub mod opportunity_stage_history;
 pub mod outbox;
+pub mod password_reset;
 pub mod pipeline_stage;
 pub mod sale;
 pub mod session;

@@ -20,6 +20,7 @@ mod m20261207_000100_send_review;
 mod m20261207_000110_retention_indexes;
 mod m20261207_000120_send_idempotency;
 mod m20261207_000130_api_token_expiry;
+mod m20261207_000140_password_resets;
 
 /// SQL that rebuilds SQLite's lead search index (see the lead_search migration).
 pub use m20261122_000060_lead_search::SQLITE_REBUILD as SQLITE_LEAD_SEARCH_REBUILD;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000110_retention_indexes::Migration),
             Box::new(m20261207_000120_send_idempotency::Migration),
             Box::new(m20261207_000130_api_token_expiry::Migration),
+            Box::new(m20261207_000140_password_resets::Migration),
         ]
     }
 }

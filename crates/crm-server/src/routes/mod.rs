@@ -1,6 +1,7 @@
 //! HTTP routes, one module per feature. Each handler is thin: it extracts the
 //! caller and input, calls a `crm-core` service and maps the result.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod health;
@@ -82,6 +83,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(send_review::router())
         .merge(setup::router())
         .merge(auth::router())
+        .merge(account::router())
         .merge(team::router())
         .merge(tokens::router())
         .merge(audit::router())

@@ -1,6 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use crm_core::services::accounts::{self, NewUser, UserPatch, UserView};
+use crm_core::services::passwords::{self, ResetIssued};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -14,6 +15,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(update))
+        .routes(routes!(reset_password))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -58,4 +60,41 @@ async fn update(
     Ok(ApiJson(
         accounts::update_team_member(&s.db, &auth, id, &patch).await?,
     ))
+}
+
+/// Reset a user's password (ceo/admin; only a ceo resets a ceo). With e-mail
+/// configured the user gets a one-time link (30 minutes); otherwise the link
+/// is in the answer, to hand over in person. Their current password keeps
+/// working until the link is used; using it signs them out everywhere.
+#[utoipa::path(operation_id = "resetTeamMemberPassword", post, path = "/api/team/{id}/password-reset", tag = "team",
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 200, body = ResetIssued), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "reset_own_password, role_not_grantable or user_disabled")))]
+async fn reset_password(
+    State(s): State<AppState>,
+    auth: Authed,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<ApiJson<ResetIssued>> {
+    let issued = passwords::issue_by_admin(&s.db, &auth, id).await?;
+    let link = crate::mail::reset_link(&s.public_url, &issued.secret);
+    if let Some(mailer) = &s.mailer {
+        let (subject, body) =
+            crate::mail::reset_message(&issued.tenant.locale, &issued.user.name, &link, true);
+        match mailer.send(&issued.user.email, &subject, body).await {
+            Ok(()) => {
+                return Ok(ApiJson(ResetIssued {
+                    emailed: true,
+                    reset_url: None,
+                    expires_at: issued.expires_at,
+                }));
+            }
+            Err(e) => tracing::warn!(user = %id, "could not e-mail a password reset link: {e}"),
+        }
+    }
+    Ok(ApiJson(ResetIssued {
+        emailed: false,
+        reset_url: Some(link),
+        expires_at: issued.expires_at,
+    }))
 }
