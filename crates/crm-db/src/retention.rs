@@ -29,6 +29,12 @@ pub const REVOKED_SESSIONS: Rule = Rule {
     column: "revoked_at",
     extra: Some("revoked_at IS NOT NULL"),
 };
+/// Password reset links, used or not, once past their expiry.
+pub const EXPIRED_PASSWORD_RESETS: Rule = Rule {
+    table: "password_resets",
+    column: "expires_at",
+    extra: None,
+};
 pub const EXPIRED_OAUTH_STATES: Rule = Rule {
     table: "meta_oauth_states",
     column: "expires_at",

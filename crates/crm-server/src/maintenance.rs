@@ -1,6 +1,6 @@
 //! The `maintenance.prune` job: every ten minutes it deletes finished jobs,
 //! processed webhook inbox events, dispatched outbox events, expired and
-//! revoked sessions, expired OAuth states and old audit rows past their
+//! revoked sessions, expired password reset links, expired OAuth states and old audit rows past their
 //! retention ([`RetentionArgs`]), in slices, so that no table only grows. On PostgreSQL it then vacuums the jobs table, whose rows are
 //! rewritten on every claim and completion (this matters most where
 //! autovacuum is off or slow).
@@ -51,6 +51,7 @@ pub struct Pruned {
     pub inbox_events: u64,
     pub outbox_events: u64,
     pub sessions: u64,
+    pub password_resets: u64,
     pub oauth_states: u64,
     pub audit_rows: u64,
 }
@@ -123,6 +124,7 @@ pub async fn prune(
     let sessions_before = now - hours(r.session_retention_days.saturating_mul(24));
     out.sessions = drain(db, rt::EXPIRED_SESSIONS, sessions_before).await?
         + drain(db, rt::REVOKED_SESSIONS, sessions_before).await?;
+    out.password_resets = drain(db, rt::EXPIRED_PASSWORD_RESETS, sessions_before).await?;
     out.oauth_states = drain(
         db,
         rt::EXPIRED_OAUTH_STATES,
@@ -167,6 +169,7 @@ pub fn register(reg: &mut Registry, retention: RetentionArgs) {
                                 inbox_events = p.inbox_events,
                                 outbox_events = p.outbox_events,
                                 sessions = p.sessions,
+                                password_resets = p.password_resets,
                                 oauth_states = p.oauth_states,
                                 audit_rows = p.audit_rows,
                                 "pruned finished work past its retention"

@@ -34,6 +34,12 @@ pub const KINDS: &[(&str, &str)] = &[
 /// the reason. Keep this short: prefer adding a fixture.
 pub const NO_FIXTURE: &[(&str, &str, &str)] = &[
     (
+        "delete",
+        "/api/auth/sessions/{id}",
+        "acts only on the caller's own sessions; another user's session id answers 404 \
+     (account tests cover it)",
+    ),
+    (
         "get",
         "/api/crm/auth/meta/data-deletion/{code}",
         "public status of a Meta data-deletion request, addressed by its unguessable \

@@ -5,7 +5,9 @@
 
 mod helpers;
 mod meta_support;
+mod smtp_sink;
 
+mod account;
 mod anonymous;
 mod audit;
 mod auth;
