@@ -27,3 +27,6 @@ export const ROLES: readonly Role[] = ['ceo', 'admin', 'marketing', 'seller'];
 export function isUserSession(info: SessionInfo | null | undefined): info is UserSession {
   return !!info && !!info.user && typeof info.csrf_token === 'string';
 }
+export type SessionItem = Schemas['SessionItem'];
+export type PasswordChange = Schemas['PasswordChange'];
+export type ResetIssued = Schemas['ResetIssued'];

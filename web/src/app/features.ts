@@ -8,6 +8,7 @@ import { leadsFeature } from '../features/leads';
 import { pipelineFeature } from '../features/pipeline';
 import { marketingFeature } from '../features/marketing';
 import { hsmFeature } from '../features/hsm';
+import { accountFeature } from '../features/account';
 
 /**
  * Every feature of the app, in sidebar order. Adding a feature (leads,
@@ -15,7 +16,7 @@ import { hsmFeature } from '../features/hsm';
  * the authenticated layout and its nav items appear when the session has the
  * permission they name.
  */
-export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, marketingFeature, hsmFeature, teamFeature, auditFeature, settingsFeature, metaFeature];
+export const FEATURES: FeatureModule[] = [homeFeature, leadsFeature, pipelineFeature, marketingFeature, hsmFeature, teamFeature, auditFeature, settingsFeature, metaFeature, accountFeature];
 
 export const ALL_NAV: NavItem[] = FEATURES.flatMap((f) => f.nav);
 

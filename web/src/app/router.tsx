@@ -1,5 +1,5 @@
 import type { RouteObject } from 'react-router';
-import { LoginPage, LogoutPage, SetupPage } from '../features/auth';
+import { ForgotPasswordPage, LoginPage, LogoutPage, ResetPasswordPage, SetupPage } from '../features/auth';
 import { ALL_BANNERS, ALL_NAV, FEATURES } from './features';
 import { AppLayout } from './layout/AppLayout';
 import { RequirePermission, RequireSession, SetupGate } from './gates';
@@ -15,6 +15,8 @@ export function appRoutes(): RouteObject[] {
         { path: '/setup', element: <SetupPage /> },
         { path: '/login', element: <LoginPage /> },
         { path: '/logout', element: <LogoutPage /> },
+        { path: '/forgot-password', element: <ForgotPasswordPage /> },
+        { path: '/reset-password', element: <ResetPasswordPage /> },
         {
           element: (
             <RequireSession>

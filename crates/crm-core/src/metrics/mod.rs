@@ -293,9 +293,23 @@ pub fn format_rate(rate_e9: i64) -> String {
 /// Converts minor units of one currency into minor units of another with a
 /// rate in billionths, rounding half away from zero.
 pub fn convert(amount_minor: i64, from_exp: u32, to_exp: u32, rate_e9: i64) -> i64 {
-    let n = i128::from(amount_minor) * i128::from(rate_e9) * 10i128.pow(to_exp);
-    let d = 1_000_000_000i128 * 10i128.pow(from_exp);
-    div_round(n, d) as i64
+    // Saturates instead of wrapping; the rollups use [`checked_convert`].
+    checked_convert(amount_minor, from_exp, to_exp, rate_e9).unwrap_or(
+        if (amount_minor < 0) != (rate_e9 < 0) {
+            i64::MIN
+        } else {
+            i64::MAX
+        },
+    )
+}
+
+/// [`convert`], or `None` when the result does not fit in an `i64`.
+pub fn checked_convert(amount_minor: i64, from_exp: u32, to_exp: u32, rate_e9: i64) -> Option<i64> {
+    let n = i128::from(amount_minor)
+        .checked_mul(i128::from(rate_e9))?
+        .checked_mul(10i128.checked_pow(to_exp)?)?;
+    let d = 1_000_000_000i128.checked_mul(10i128.checked_pow(from_exp)?)?;
+    i64::try_from(div_round(n, d)).ok()
 }
 
 /// Whether a UTM source names Meta.
@@ -457,6 +471,19 @@ mod tests {
         assert_eq!(major(1500, 0), 1500.0);
         assert_eq!(major(1, 3), 0.001);
         assert_eq!(serde_json::to_string(&major(1999, 2)).unwrap(), "19.99");
+    }
+
+    #[test]
+    fn conversions_that_do_not_fit_are_refused_not_wrapped() {
+        // 10^15 minor units at a rate of 100,000 do not fit in an i64.
+        let rate = parse_rate("100000").unwrap();
+        assert_eq!(checked_convert(1_000_000_000_000_000, 2, 2, rate), None);
+        assert_eq!(convert(1_000_000_000_000_000, 2, 2, rate), i64::MAX);
+        assert_eq!(convert(-1_000_000_000_000_000, 2, 2, rate), i64::MIN);
+        assert_eq!(
+            checked_convert(1234, 2, 2, parse_rate("1000").unwrap()),
+            Some(1_234_000)
+        );
     }
 
     #[test]

@@ -476,20 +476,53 @@ impl Rates {
         })
     }
 
-    /// Minor units in the reporting currency, or `None` without a rate.
-    pub fn convert(&self, amount: i64, currency: &str, day: NaiveDate) -> Option<i64> {
+    /// Minor units in the reporting currency, `Ok(None)` without a rate, an
+    /// error when the converted amount does not fit.
+    pub fn convert(
+        &self,
+        amount: i64,
+        currency: &str,
+        day: NaiveDate,
+    ) -> Result<Option<i64>, Overflow> {
         if currency == self.target || amount == 0 {
-            return Some(amount);
+            return Ok(Some(amount));
         }
-        self.rates.get(&(currency.to_owned(), day)).map(|rate| {
-            metrics::convert(
-                amount,
-                currency_exponent(currency).unwrap_or(2),
-                self.target_exp,
-                *rate,
-            )
-        })
+        let Some(rate) = self.rates.get(&(currency.to_owned(), day)) else {
+            return Ok(None);
+        };
+        metrics::checked_convert(
+            amount,
+            currency_exponent(currency).unwrap_or(2),
+            self.target_exp,
+            *rate,
+        )
+        .map(Some)
+        .ok_or(Overflow)
     }
+}
+
+/// A sum or conversion that does not fit in 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// `slot += v`, or an overflow.
+fn add(slot: &mut i64, v: i64) -> Result<(), Overflow> {
+    *slot = slot.checked_add(v).ok_or(Overflow)?;
+    Ok(())
+}
+
+/// The error a rollup rewrite fails with when a total would overflow: it
+/// names the lead whose amounts pushed it over (or the synced insights),
+/// never storing a wrapped total.
+fn overflow_error(lead: Option<Uuid>, day: NaiveDate) -> DbErr {
+    DbErr::Custom(match lead {
+        Some(id) => format!(
+            "amount_overflow: the Marketing Hub totals of {day} overflow at lead {id}; check that lead's sales and opportunities"
+        ),
+        None => format!(
+            "amount_overflow: the Marketing Hub totals of {day} overflow in Meta's synced spend or counts"
+        ),
+    })
 }
 
 type Key = (&'static str, String, String, String);
@@ -589,34 +622,41 @@ pub async fn recompute_days(
             .await?;
         for f in &facts {
             let kind = kind_static(&f.kind);
+            let fail = |_: Overflow| overflow_error(Some(f.lead_id), f.day);
             for key in lead_keys(&f.campaign_id, &f.ad_id, &f.channel) {
                 let mut add_extra = |k: &'static str, r: NaiveDate, c: &str, v: i64| {
-                    *extras
-                        .entry((
-                            f.day,
-                            (
-                                key.0,
-                                key.1.clone(),
-                                key.2.clone(),
-                                key.3.clone(),
-                                k,
-                                r,
-                                c.to_owned(),
-                            ),
-                        ))
-                        .or_default() += v;
+                    add(
+                        extras
+                            .entry((
+                                f.day,
+                                (
+                                    key.0,
+                                    key.1.clone(),
+                                    key.2.clone(),
+                                    key.3.clone(),
+                                    k,
+                                    r,
+                                    c.to_owned(),
+                                ),
+                            ))
+                            .or_default(),
+                        v,
+                    )
                 };
                 let w = wide.entry((f.day, key.clone())).or_default();
                 match kind {
-                    LEADS => w.leads += f.value,
-                    OPPS_C => w.opps_c += f.value,
-                    WON_C => w.won_c += f.value,
-                    CUST_C => w.customers_c += f.value,
-                    OPPS_A => w.opps_a += f.value,
-                    WON_A => w.won_a += f.value,
-                    REV_C | REV_A => match rates.convert(f.value, &f.currency, f.ref_day) {
-                        Some(v) if kind == REV_C => w.revenue_c += v,
-                        Some(v) => w.revenue_a += v,
+                    LEADS => add(&mut w.leads, f.value),
+                    OPPS_C => add(&mut w.opps_c, f.value),
+                    WON_C => add(&mut w.won_c, f.value),
+                    CUST_C => add(&mut w.customers_c, f.value),
+                    OPPS_A => add(&mut w.opps_a, f.value),
+                    WON_A => add(&mut w.won_a, f.value),
+                    REV_C | REV_A => match rates
+                        .convert(f.value, &f.currency, f.ref_day)
+                        .map_err(fail)?
+                    {
+                        Some(v) if kind == REV_C => add(&mut w.revenue_c, v),
+                        Some(v) => add(&mut w.revenue_a, v),
                         None => add_extra(
                             if kind == REV_C {
                                 UNCONV_REV_C
@@ -629,8 +669,9 @@ pub async fn recompute_days(
                         ),
                     },
                     CUST_A => add_extra(CUST_A, f.ref_day, "", f.value),
-                    _ => {}
+                    _ => Ok(()),
                 }
+                .map_err(fail)?;
             }
         }
         type InsRow = (
@@ -665,36 +706,45 @@ pub async fn recompute_days(
             .all(conn)
             .await?;
         for (day, campaign, ad, currency, spend, imp, clicks, reach, ml, msg) in ins {
-            let conv = rates.convert(spend, &currency, day);
+            let fail = |_: Overflow| overflow_error(None, day);
+            let conv = rates.convert(spend, &currency, day).map_err(fail)?;
             for key in [
                 (TOTAL, String::new(), String::new(), String::new()),
                 (CAMPAIGN, campaign.clone(), String::new(), String::new()),
                 (AD, String::new(), ad.clone(), String::new()),
             ] {
                 if conv.is_none() {
-                    *extras
-                        .entry((
-                            day,
-                            (
-                                key.0,
-                                key.1.clone(),
-                                key.2.clone(),
-                                key.3.clone(),
-                                UNCONV_SPEND,
+                    add(
+                        extras
+                            .entry((
                                 day,
-                                currency.clone(),
-                            ),
-                        ))
-                        .or_default() += spend;
+                                (
+                                    key.0,
+                                    key.1.clone(),
+                                    key.2.clone(),
+                                    key.3.clone(),
+                                    UNCONV_SPEND,
+                                    day,
+                                    currency.clone(),
+                                ),
+                            ))
+                            .or_default(),
+                        spend,
+                    )
+                    .map_err(fail)?;
                 }
                 let w = wide.entry((day, key)).or_default();
                 w.insight_rows += 1;
-                w.spend += conv.unwrap_or(0);
-                w.impressions += imp;
-                w.clicks += clicks;
-                w.reach += reach;
-                w.meta_leads += ml;
-                w.messaging += msg;
+                for (slot, v) in [
+                    (&mut w.spend, conv.unwrap_or(0)),
+                    (&mut w.impressions, imp),
+                    (&mut w.clicks, clicks),
+                    (&mut w.reach, reach),
+                    (&mut w.meta_leads, ml),
+                    (&mut w.messaging, msg),
+                ] {
+                    add(slot, v).map_err(fail)?;
+                }
             }
         }
         // Each month changes by the new rows minus the old ones.
@@ -713,7 +763,7 @@ pub async fn recompute_days(
                 .entry(month_key(level, campaign, ad, channel, *day))
                 .or_default();
             for (x, v) in d.iter_mut().zip(w.sums()) {
-                *x += v;
+                add(x, v).map_err(|_| overflow_error(None, *day))?;
             }
         }
         for r in &old {
@@ -727,7 +777,9 @@ pub async fn recompute_days(
                 ))
                 .or_default();
             for (x, v) in d.iter_mut().zip(r.sums()) {
-                *x -= v;
+                *x = x
+                    .checked_sub(v)
+                    .ok_or_else(|| overflow_error(None, r.day))?;
             }
         }
         let rows: Vec<daily::ActiveModel> = wide
@@ -1192,3 +1244,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "rollups_overflow_tests.rs"]
+mod overflow_tests;

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate } from 'react-router';
-import { ChevronDown, LogOut } from 'lucide-react';
+import { ChevronDown, LogOut, UserCog } from 'lucide-react';
 import { useSession } from '../../shared/session';
 import { initials } from '../../shared/format';
 import { RoleBadge, useToast } from '../../shared/ui';
@@ -55,6 +55,18 @@ export function UserMenu() {
               <RoleBadge role={user.role} />
             </div>
           </div>
+          <button
+            type="button"
+            role="menuitem"
+            className="user-menu-item"
+            onClick={() => {
+              setOpen(false);
+              navigate('/account');
+            }}
+          >
+            <UserCog size={16} aria-hidden />
+            <span>{t('userMenu.account')}</span>
+          </button>
           <button type="button" role="menuitem" className="user-menu-item" onClick={onLogout}>
             <LogOut size={16} aria-hidden />
             <span>{t('userMenu.logout')}</span>

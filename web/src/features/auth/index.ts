@@ -1,3 +1,5 @@
 export { LoginPage } from './routes/LoginPage';
 export { SetupPage } from './routes/SetupPage';
 export { LogoutPage } from './routes/LogoutPage';
+export { ForgotPasswordPage } from './routes/ForgotPasswordPage';
+export { ResetPasswordPage } from './routes/ResetPasswordPage';

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Navigate, useNavigate, useSearchParams } from 'react-router';
-import { LogIn } from 'lucide-react';
+import { Link, Navigate, useLocation, useNavigate, useSearchParams } from 'react-router';
+import { CheckCircle2, LogIn } from 'lucide-react';
 import { Button, InlineError, LoadingState, TextField } from '../../../shared/ui';
 import { useSessionQuery } from '../../../shared/session';
 import { AuthShell } from '../components/AuthShell';
@@ -12,6 +12,9 @@ export function LoginPage() {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const [params] = useSearchParams();
+  const location = useLocation();
+  // Set by the reset-password page after a new password was saved.
+  const passwordReset = (location.state as { notice?: string } | null)?.notice === 'passwordReset';
   const next = safeNext(params.get('next'));
   const session = useSessionQuery();
   const login = useLogin();
@@ -29,6 +32,12 @@ export function LoginPage() {
   return (
     <AuthShell title={t('auth.loginTitle')} subtitle={t('auth.loginSubtitle')}>
       <form className="form" onSubmit={onSubmit} noValidate={false}>
+        {passwordReset && !login.error && (
+          <div className="notice notice-success" role="status">
+            <CheckCircle2 size={18} aria-hidden />
+            <span>{t('auth.resetDone')}</span>
+          </div>
+        )}
         <TextField label={t('auth.email')} type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <TextField
           label={t('auth.password')}
@@ -39,6 +48,12 @@ export function LoginPage() {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
         />
+        <div className="auth-row-end">
+          {/* The address typed so far goes along in router state, never in the URL. */}
+          <Link to="/forgot-password" state={{ email: email.trim() }} className="auth-link">
+            {t('auth.forgotLink')}
+          </Link>
+        </div>
         <InlineError error={login.error} />
         <Button type="submit" variant="primary" loading={login.isPending} icon={<LogIn size={16} aria-hidden />} className="btn-block">
           {t('auth.signIn')}

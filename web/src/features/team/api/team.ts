@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap } from '../../../api/client';
-import type { CreateUserRequest, UpdateUserRequest, User } from '../../../api/types';
+import type { CreateUserRequest, ResetIssued, UpdateUserRequest, User } from '../../../api/types';
 
 const TEAM_KEY = ['team'] as const;
 
@@ -25,5 +25,12 @@ export function useUpdateUser() {
       client.setQueryData<User[]>(TEAM_KEY, (list) => list?.map((u) => (u.id === user.id ? user : u)));
       void client.invalidateQueries({ queryKey: TEAM_KEY });
     },
+  });
+}
+
+/** Issue a one-time password reset link for a team member (e-mailed, or returned to hand over). */
+export function useResetMemberPassword() {
+  return useMutation({
+    mutationFn: (id: string): Promise<ResetIssued> => unwrap(api.POST('/api/team/{id}/password-reset', { params: { path: { id } } })),
   });
 }

@@ -1,12 +1,13 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { UserPlus, Users, UserX, UserCheck } from 'lucide-react';
+import { KeyRound, UserPlus, Users, UserX, UserCheck } from 'lucide-react';
 import { ROLES, type Role, type User } from '../../../api/types';
 import { Badge, Button, Card, DataTable, EmptyState, ErrorState, LoadingState, PageHeader, errorMessage, useToast, type Column } from '../../../shared/ui';
 import { useSession } from '../../../shared/session';
 import { initials } from '../../../shared/format';
 import { useTeam, useUpdateUser } from '../api/team';
 import { AddUserDialog } from '../components/AddUserDialog';
+import { ResetPasswordDialog } from '../components/ResetPasswordDialog';
 
 export function TeamPage() {
   const { t } = useTranslation();
@@ -15,6 +16,7 @@ export function TeamPage() {
   const team = useTeam();
   const update = useUpdateUser();
   const [adding, setAdding] = useState(false);
+  const [resetting, setResetting] = useState<User | null>(null);
 
   const changeRole = (user: User, role: Role) => {
     update.mutate(
@@ -84,16 +86,23 @@ export function TeamPage() {
       align: 'right',
       render: (u) =>
         u.id === session.user.id ? null : (
-          <Button
-            size="sm"
-            variant={u.status === 'active' ? 'ghost' : 'secondary'}
-            icon={u.status === 'active' ? <UserX size={15} aria-hidden /> : <UserCheck size={15} aria-hidden />}
-            disabled={update.isPending}
-            onClick={() => toggleStatus(u)}
-            aria-label={t(u.status === 'active' ? 'team.disableFor' : 'team.enableFor', { name: u.name })}
-          >
-            {t(u.status === 'active' ? 'team.disable' : 'team.enable')}
-          </Button>
+          <div className="row-actions">
+            {u.status === 'active' && (
+              <Button size="sm" variant="ghost" icon={<KeyRound size={15} aria-hidden />} onClick={() => setResetting(u)} aria-label={t('team.resetPasswordFor', { name: u.name })}>
+                {t('team.resetPassword')}
+              </Button>
+            )}
+            <Button
+              size="sm"
+              variant={u.status === 'active' ? 'ghost' : 'secondary'}
+              icon={u.status === 'active' ? <UserX size={15} aria-hidden /> : <UserCheck size={15} aria-hidden />}
+              disabled={update.isPending}
+              onClick={() => toggleStatus(u)}
+              aria-label={t(u.status === 'active' ? 'team.disableFor' : 'team.enableFor', { name: u.name })}
+            >
+              {t(u.status === 'active' ? 'team.disable' : 'team.enable')}
+            </Button>
+          </div>
         ),
     },
   ];
@@ -121,6 +130,7 @@ export function TeamPage() {
         )}
       </Card>
       <AddUserDialog open={adding} onClose={() => setAdding(false)} />
+      <ResetPasswordDialog user={resetting} onClose={() => setResetting(null)} />
     </div>
   );
 }
