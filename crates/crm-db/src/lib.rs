@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod entity;
+pub mod erasure;
 pub mod jobs;
 pub mod message_refs;
 pub mod migration;

@@ -43,3 +43,22 @@ pub async fn mentioned(conn: &impl ConnectionTrait, message_id: Uuid) -> Result<
     let backend = conn.get_database_backend();
     Ok(conn.query_one_raw(backend.build(&stmt)).await?.is_some())
 }
+
+/// Forgets the references to these messages (their lead was deleted).
+pub async fn delete_for_messages(
+    conn: &impl ConnectionTrait,
+    message_ids: &[Uuid],
+) -> Result<u64, DbErr> {
+    if message_ids.is_empty() {
+        return Ok(0);
+    }
+    let stmt = Query::delete()
+        .from_table(Alias::new(TABLE))
+        .and_where(Expr::col(Alias::new("message_id")).is_in(message_ids.iter().copied()))
+        .to_owned();
+    let backend = conn.get_database_backend();
+    Ok(conn
+        .execute_raw(backend.build(&stmt))
+        .await?
+        .rows_affected())
+}

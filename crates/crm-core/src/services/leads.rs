@@ -1813,6 +1813,9 @@ pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Resul
             "this lead has sales transactions and cannot be deleted",
         ));
     }
+    // The person's data goes everywhere it was copied (issue 18.11); the
+    // audit row and the event carry counts and ids, never the data.
+    let erased = super::erasure::erase_lead_copies(&txn, &l).await?;
     pipeline::delete_opportunities_of_lead(&txn, ctx.tenant_id, id).await?;
     lead::Entity::delete_many()
         .filter(lead::Column::TenantId.eq(ctx.tenant_id))
@@ -1825,7 +1828,7 @@ pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Resul
         "lead.delete",
         "lead",
         Some(id.to_string()),
-        json!({"name": l.name}),
+        json!({"erased": erased}),
     )
     .await?;
     outbox::emit(
@@ -1834,7 +1837,7 @@ pub async fn delete(db: &DatabaseConnection, ctx: &TenantCtx, id: Uuid) -> Resul
         "lead_deleted",
         "lead",
         &id.to_string(),
-        json!({"lead": LeadView::from(l)}),
+        json!({"lead_id": id}),
     )
     .await?;
     txn.commit().await?;

@@ -2,6 +2,7 @@
 //! also writes its audit row (and outbox events where the domain has them).
 pub mod accounts;
 pub mod audit;
+pub mod erasure;
 pub mod import;
 pub mod leads;
 pub mod meta_connection;

@@ -14,6 +14,7 @@ mod auth;
 mod cli;
 mod contract;
 mod demo;
+mod erasure;
 mod hsm_api;
 mod hsm_exactly_once;
 mod import;
