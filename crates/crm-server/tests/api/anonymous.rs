@@ -11,6 +11,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("post", "/api/auth/login"),
+    // A forgotten password: asking for a link (the same answer for every
+    // address, limited like logins) and using one (a single-use token).
+    ("post", "/api/auth/password-reset"),
+    ("post", "/api/auth/password-reset/complete"),
     // Setup status is public; POST /api/setup is public only while no user
     // exists (checked below: 409 afterwards).
     ("get", "/api/setup"),
