@@ -4,7 +4,8 @@
 # CRM Ventas on ./data/demo.db with the local Meta sandbox in-process, the
 # "Demo Ventas" tenant connected to it and live leads arriving. Extra
 # arguments go to `crm demo` (see `crm demo --help`: --port, --size, --speed,
-# --reset). To run the plain server instead: `cargo run --release -- serve`.
+# --reset). To run the plain server on your machine instead:
+# `CRM_PRODUCTION=false cargo run --release -- serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then

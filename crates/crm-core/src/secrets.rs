@@ -42,13 +42,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// login attempts run on the async workers would stall every other request.
 /// Attempts past the limit wait their turn.
 pub async fn verify_password_off_thread(password: &str, hash: &str) -> bool {
-    static LIMIT: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let limit = LIMIT.get_or_init(|| {
-        // Half the CPUs (at least one): the other half keeps serving.
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tokio::sync::Semaphore::new((cpus / 2).max(1))
-    });
-    let Ok(_permit) = limit.acquire().await else {
+    let Ok(_permit) = argon2_limit().acquire().await else {
         return false;
     };
     let (password, hash) = (password.to_owned(), hash.to_owned());
@@ -60,10 +54,24 @@ pub async fn verify_password_off_thread(password: &str, hash: &str) -> bool {
 /// [`hash_password`] on the blocking thread pool, behind the same limit as
 /// [`verify_password_off_thread`].
 pub async fn hash_password_off_thread(password: &str) -> Result<String, CoreError> {
+    let _permit = argon2_limit()
+        .acquire()
+        .await
+        .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))?
+}
+
+/// Argon2 runs on at most half the CPUs at a time (at least one): the other
+/// half keeps serving.
+fn argon2_limit() -> &'static tokio::sync::Semaphore {
+    static LIMIT: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    LIMIT.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new((cpus / 2).max(1))
+    })
 }
 
 /// A hash to verify against when the user does not exist, so that a login for

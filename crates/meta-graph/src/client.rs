@@ -91,7 +91,9 @@ pub enum Idempotency {
 }
 
 /// A low-level Graph request. Most callers use the typed methods instead.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the query and form keys, never their values (the app
+/// secret, codes and tokens travel there).
+#[derive(Clone)]
 pub struct GraphRequest {
     pub method: Method,
     /// Path below the version, e.g. `me/adaccounts`, or a full URL on the
@@ -101,6 +103,20 @@ pub struct GraphRequest {
     pub form: Option<Vec<(String, String)>>,
     pub json: Option<serde_json::Value>,
     pub idempotency: Idempotency,
+}
+
+impl std::fmt::Debug for GraphRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        f.debug_struct("GraphRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query_keys", &keys(&self.query))
+            .field("form_keys", &self.form.as_deref().map(keys))
+            .field("json", &self.json.is_some())
+            .field("idempotency", &self.idempotency)
+            .finish()
+    }
 }
 
 impl GraphRequest {

@@ -3915,7 +3915,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description rate_limited: too many wrong current passwords (counted with the account's failed logins) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             500: components["responses"]["InternalError"];
         };
     };
@@ -7296,7 +7304,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description reset_own_password, role_not_grantable or user_disabled */
+            /** @description reset_own_password, role_not_grantable, user_disabled or not_a_session (API tokens cannot) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -508,7 +508,17 @@ pub async fn resolve_session(
         return Ok(None);
     };
     let now = Utc::now();
-    if s.revoked_at.is_some() || s.expires_at <= now || now - s.last_seen_at > idle {
+    if s.revoked_at.is_some() || s.expires_at <= now {
+        return Ok(None);
+    }
+    if now - s.last_seen_at > idle {
+        // Recorded, so a longer idle setting later does not revive it.
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Some(now).into())
+            .filter(session::Column::Id.eq(s.id))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
         return Ok(None);
     }
     let Some(u) = user::Entity::find_by_id(s.user_id).one(db).await? else {
@@ -713,6 +723,7 @@ pub async fn update_team_member(
         changes.insert("status".into(), json!({"from": u.status, "to": status}));
         am.status = Set(status.clone());
         if status == "disabled" {
+            super::passwords::spend_open_links(&txn, id).await?;
             session::Entity::update_many()
                 .col_expr(session::Column::RevokedAt, Some(Utc::now()).into())
                 .filter(session::Column::UserId.eq(id))

@@ -3,11 +3,11 @@
 //! their data kept elsewhere go too: WhatsApp messages and their webhook
 //! references, automation runs (rendered texts and variables), Conversions
 //! API events (hashed contact data), the payloads of outbox events about the
-//! lead and its opportunities, and processed webhook deliveries that mention
-//! their WhatsApp id, phone or e-mail. Earlier audit rows about the lead keep
+//! lead and its opportunities and of the consumer jobs made from them, and
+//! handled webhook deliveries that mention their WhatsApp id, phone or e-mail. Earlier audit rows about the lead keep
 //! who did what and when, with their details (names, contact changes)
-//! erased. Job payloads carry only row ids, which then point at nothing. The
-//! deletion's own audit row records counts, never the data.
+//! erased. Other job payloads carry only row ids, which then point at
+//! nothing. The deletion's own audit row records counts, never the data.
 
 use crm_db::entity::{audit_log, automation_run, capi_event, lead, opportunity, wa_message};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -23,6 +23,8 @@ pub struct Erased {
     pub automation_runs: u64,
     pub capi_events: u64,
     pub outbox_events: u64,
+    /// Consumer jobs made from those events (they copy the payload).
+    pub event_jobs: u64,
     pub webhook_deliveries: u64,
     pub audit_details: u64,
 }
@@ -75,10 +77,14 @@ pub async fn erase_lead_copies(
         .into_iter()
         .map(|id| id.to_string())
         .collect();
-    out.outbox_events =
-        crm_db::erasure::scrub_outbox(conn, tenant_id, "lead", &[lead_id.to_string()]).await?
-            + crm_db::erasure::scrub_outbox(conn, tenant_id, "opportunity", &opportunity_ids)
-                .await?;
+    for (kind, ids) in [
+        ("lead", vec![lead_id.to_string()]),
+        ("opportunity", opportunity_ids),
+    ] {
+        let (events, jobs) = crm_db::erasure::scrub_outbox(conn, tenant_id, kind, &ids).await?;
+        out.outbox_events += events;
+        out.event_jobs += jobs;
+    }
     let mut needles: Vec<String> = Vec::new();
     for v in [&l.wa_id, &l.bsuid, &l.email].into_iter().flatten() {
         needles.push(v.clone());

@@ -114,6 +114,7 @@ pub async fn change_own(
     let hash = secrets::hash_password_off_thread(new).await?;
     let txn = db.begin_with_options(crm_db::write_txn()).await?;
     set_hash(&txn, &u, hash).await?;
+    spend_open_links(&txn, u.id).await?;
     let revoked = revoke_sessions(&txn, u.id, Some(session_id)).await?;
     audit::record(
         &txn,
@@ -126,6 +127,21 @@ pub async fn change_own(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Spends every open reset link of the user (their password changed another
+/// way, or they were disabled: a link seen before must not work after).
+pub(crate) async fn spend_open_links(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<u64, CoreError> {
+    Ok(password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Some(Utc::now()).into())
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?
+        .rows_affected)
 }
 
 async fn set_hash(
@@ -193,11 +209,13 @@ async fn issue(
 }
 
 /// An admin (team managers) asks for a reset of a user of their tenant.
-/// Only a ceo may reset a ceo; nobody resets themselves this way.
+/// Only a ceo may reset a ceo; nobody resets themselves this way; a person
+/// signed in asks for it (`by_person`), never an integration's API token.
 pub async fn issue_by_admin(
     db: &DatabaseConnection,
     ctx: &TenantCtx,
     user_id: Uuid,
+    by_person: bool,
 ) -> Result<IssuedReset, CoreError> {
     ctx.require(Permission::TeamManage)?;
     let u = user::Entity::find_by_id(user_id)
@@ -205,6 +223,12 @@ pub async fn issue_by_admin(
         .one(db)
         .await?
         .ok_or(CoreError::NotFound("user"))?;
+    if !by_person {
+        return Err(CoreError::validation(
+            "not_a_session",
+            "password resets are asked for by a signed-in person, not an API token",
+        ));
+    }
     if Some(u.id) == ctx.user_id {
         return Err(CoreError::validation(
             "reset_own_password",
@@ -244,9 +268,11 @@ pub async fn issue_for_email(
     if u.status != "active" {
         return Ok(None);
     }
+    // Anonymous: nobody is signed in, so the audit row names no actor
+    // (the user it concerns is its resource).
     let actor = Actor {
         tenant_id: u.tenant_id,
-        user_id: Some(u.id),
+        user_id: None,
         token_id: None,
         ip,
         user_agent: None,

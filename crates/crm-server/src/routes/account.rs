@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crm_core::CoreError;
 use crm_core::services::accounts::SessionInfo;
 
 use crate::auth::{Authed, ClientInfo};
@@ -46,15 +47,34 @@ fn idle(s: &AppState) -> Duration {
 #[utoipa::path(operation_id = "changeOwnPassword", post, path = "/api/auth/password", tag = "auth",
     request_body = PasswordChange,
     responses((status = 204, description = "changed"), (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "wrong_current_password, weak_password, common_password, same_password or not_a_session")))]
+        (status = 422, body = ErrorBody, description = "wrong_current_password, weak_password, common_password, same_password or not_a_session"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many wrong current passwords (counted with the account's failed logins)")))]
 async fn change_password(
     State(s): State<AppState>,
     auth: Authed,
+    client: ClientInfo,
     ApiJson(input): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     let session = session_of(&auth)?;
-    passwords::change_own(&s.db, &auth, session.session_id, &input).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Guessing the current password here counts like failed logins of the
+    // account, so a stolen session cannot try passwords without limit.
+    let ip = client
+        .ip
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let keys = crate::ratelimit::login_keys(ip, &session.user.email);
+    if let Some(wait) = s.login_limiter.blocked_for(&keys) {
+        return Err(ApiError::rate_limited(wait));
+    }
+    match passwords::change_own(&s.db, &auth, session.session_id, &input).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => {
+            if matches!(&e, CoreError::Validation { code, .. } if *code == "wrong_current_password")
+            {
+                s.login_limiter.record_failure(&keys);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -143,7 +163,9 @@ async fn request_reset(
     let ip = client
         .ip
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let keys = crate::ratelimit::login_keys(ip, &input.email);
+    // Counted apart from logins (so requests for someone's address cannot
+    // lock them out of signing in), with the same limits.
+    let keys = crate::ratelimit::login_keys(ip, &input.email).map(|k| format!("reset:{k}"));
     if let Some(wait) = s.login_limiter.blocked_for(&keys) {
         return Err(ApiError::rate_limited(wait));
     }

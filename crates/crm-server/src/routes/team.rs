@@ -70,13 +70,13 @@ async fn update(
     params(("id" = Uuid, Path, description = "user id")),
     responses((status = 200, body = ResetIssued), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "reset_own_password, role_not_grantable or user_disabled")))]
+        (status = 422, body = ErrorBody, description = "reset_own_password, role_not_grantable, user_disabled or not_a_session (API tokens cannot)")))]
 async fn reset_password(
     State(s): State<AppState>,
     auth: Authed,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<ApiJson<ResetIssued>> {
-    let issued = passwords::issue_by_admin(&s.db, &auth, id).await?;
+    let issued = passwords::issue_by_admin(&s.db, &auth, id, auth.session.is_some()).await?;
     let link = crate::mail::reset_link(&s.public_url, &issued.secret);
     if let Some(mailer) = &s.mailer {
         let (subject, body) =

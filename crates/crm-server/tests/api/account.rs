@@ -469,3 +469,87 @@ async fn an_operator_prints_a_reset_link_with_the_cli() {
     );
     assert!(!ok && err.contains("not found"), "{err}");
 }
+
+#[tokio::test]
+async fn an_open_reset_link_dies_when_the_password_changes_or_the_user_is_disabled() {
+    let app = spawn_app().await;
+    let ceo = setup_ceo(&app).await;
+    let seller = add_user(&ceo, "sergio@acme.test", "seller").await;
+    let link = |r: Resp| token_of(r.body["reset_url"].as_str().unwrap());
+    let anon = Client::new(&app);
+    let complete = |token: String| {
+        let anon = &anon;
+        async move {
+            anon.post(
+                "/api/auth/password-reset/complete",
+                json!({"token": token, "new_password": NEW_PASSWORD}),
+            )
+            .await
+        }
+    };
+    // The user changes the password themselves: the link handed over before is spent.
+    let before_change = link(
+        ceo.post(&format!("/api/team/{seller}/password-reset"), json!({}))
+            .await,
+    );
+    let sergio = logged_in(&app, "sergio@acme.test").await;
+    let r = sergio
+        .post(
+            "/api/auth/password",
+            json!({"current_password": PASSWORD, "new_password": "Otra-clave-segura-88"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert_eq!(complete(before_change).await.code(), "reset_token_invalid");
+    // Disabled (and enabled again): the link from before does not come back.
+    let before_disable = link(
+        ceo.post(&format!("/api/team/{seller}/password-reset"), json!({}))
+            .await,
+    );
+    assert_eq!(
+        ceo.patch(
+            &format!("/api/team/{seller}"),
+            json!({"status": "disabled"})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ceo.patch(&format!("/api/team/{seller}"), json!({"status": "active"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(complete(before_disable).await.code(), "reset_token_invalid");
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_is_limited_like_logins_and_tokens_cannot_reset() {
+    let app = spawn_app().await;
+    let ceo = setup_ceo(&app).await;
+    let seller = add_user(&ceo, "sergio@acme.test", "seller").await;
+    let sergio = logged_in(&app, "sergio@acme.test").await;
+    let mut codes = Vec::new();
+    for i in 0..7 {
+        let r = sergio
+            .post("/api/auth/password", json!({"current_password": format!("wrong-guess-{i}"), "new_password": NEW_PASSWORD}))
+            .await;
+        codes.push(r.code().to_owned());
+    }
+    assert_eq!(codes[0], "wrong_current_password");
+    assert_eq!(
+        codes.last().map(String::as_str),
+        Some("rate_limited"),
+        "{codes:?}"
+    );
+    // An integration's token cannot mint reset links for people.
+    let tok = ceo
+        .post("/api/tokens", json!({"name": "bot", "role": "admin"}))
+        .await;
+    let bot = Client::with_token(&app, tok.body["secret"].as_str().unwrap());
+    let r = bot
+        .post(&format!("/api/team/{seller}/password-reset"), json!({}))
+        .await;
+    assert_eq!(r.code(), "not_a_session", "{:?}", r.body);
+}

@@ -81,12 +81,23 @@ async fn deleting_a_lead_erases_their_messages_events_deliveries_and_audit_detai
         before.contains("Borrable"),
         "the outbox had Ana's data before: {before}"
     );
+    // The dispatcher copies lead events into consumer jobs.
+    eventually("a consumer job holds Ana's data", || {
+        let db = db.clone();
+        async move {
+            texts(&db, "SELECT CAST(payload AS TEXT) FROM jobs")
+                .await
+                .contains("Borrable")
+        }
+    })
+    .await;
 
     let r = ceo.delete(&format!("/api/leads/{ana}")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
 
     for (what, sql) in [
         ("outbox", "SELECT CAST(payload AS TEXT) FROM outbox"),
+        ("jobs", "SELECT CAST(payload AS TEXT) FROM jobs"),
         (
             "webhook inbox",
             "SELECT CAST(payload AS TEXT) FROM webhook_inbox WHERE status <> 'pending'",
